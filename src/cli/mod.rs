@@ -1,6 +1,7 @@
 //! The command line: argument definitions (clap) and one module per subcommand. This is the
 //! only place that knows about flags and exit codes.
 
+mod run;
 mod validate;
 
 use std::io::Write;
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Check a scenario file and report every problem at once.
     Validate(validate::Args),
+    /// Project a scenario and write the shortfall tables.
+    Run(run::Args),
 }
 
 /// Overlay fragments shared by every command that reads a scenario.
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
     let out = Out { quiet: cli.quiet };
     let result = match cli.command {
         Command::Validate(a) => validate::run(&a, &out),
+        Command::Run(a) => run::run(&a, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -470,51 +470,57 @@ impl<'a> Reader<'a> {
             if outside > 1e-6 {
                 let path = p.path.clone();
                 let pct = outside * 100.0;
-                self.note(loc, &path, format!("{} is clipped to {} ({pct:.2}% of draws fall outside)", p.dist.describe(), dom.what));
+                self.note(
+                    loc,
+                    &path,
+                    format!("{} is clipped to {} ({pct:.2}% of draws fall outside)", p.dist.describe(), dom.what),
+                );
             }
         }
         Some(())
     }
 
     /// Probability mass of a distribution outside `[lo, hi]`.
-fn mass_outside(d: &Dist, lo: f64, hi: f64) -> f64 {
-    let cdf = |x: f64| -> f64 {
-        match *d {
-            Dist::Normal { mean, sd } if sd > 0.0 => 0.5 * libm::erfc(-(x - mean) / (sd * std::f64::consts::SQRT_2)),
-            Dist::Lognormal { mu, sigma } if sigma > 0.0 => {
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    0.5 * libm::erfc(-(libm::log(x) - mu) / (sigma * std::f64::consts::SQRT_2))
+    fn mass_outside(d: &Dist, lo: f64, hi: f64) -> f64 {
+        let cdf = |x: f64| -> f64 {
+            match *d {
+                Dist::Normal { mean, sd } if sd > 0.0 => {
+                    0.5 * libm::erfc(-(x - mean) / (sd * std::f64::consts::SQRT_2))
+                }
+                Dist::Lognormal { mu, sigma } if sigma > 0.0 => {
+                    if x <= 0.0 {
+                        0.0
+                    } else {
+                        0.5 * libm::erfc(-(libm::log(x) - mu) / (sigma * std::f64::consts::SQRT_2))
+                    }
+                }
+                Dist::Uniform { low, high } if high > low => ((x - low) / (high - low)).clamp(0.0, 1.0),
+                Dist::Triangular { low, mode, high } if high > low => {
+                    if x <= low {
+                        0.0
+                    } else if x >= high {
+                        1.0
+                    } else if x <= mode {
+                        (x - low) * (x - low) / ((high - low) * (mode - low))
+                    } else {
+                        1.0 - (high - x) * (high - x) / ((high - low) * (high - mode))
+                    }
+                }
+                _ => {
+                    if x >= d.central() {
+                        1.0
+                    } else {
+                        0.0
+                    }
                 }
             }
-            Dist::Uniform { low, high } if high > low => ((x - low) / (high - low)).clamp(0.0, 1.0),
-            Dist::Triangular { low, mode, high } if high > low => {
-                if x <= low {
-                    0.0
-                } else if x >= high {
-                    1.0
-                } else if x <= mode {
-                    (x - low) * (x - low) / ((high - low) * (mode - low))
-                } else {
-                    1.0 - (high - x) * (high - x) / ((high - low) * (high - mode))
-                }
-            }
-            _ => {
-                if x >= d.central() {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-        }
-    };
-    let below = if lo.is_finite() { cdf(lo) } else { 0.0 };
-    let above = if hi.is_finite() { 1.0 - cdf(hi) } else { 0.0 };
-    below + above
-}
+        };
+        let below = if lo.is_finite() { cdf(lo) } else { 0.0 };
+        let above = if hi.is_finite() { 1.0 - cdf(hi) } else { 0.0 };
+        below + above
+    }
 
-/// A number that may change at milestone years: a param, or `{ from = { YEAR = param } }`.
+    /// A number that may change at milestone years: a param, or `{ from = { YEAR = param } }`.
     fn sched(&mut self, node: &Node, path: &str, dom: Domain, first_needed: i32) -> Option<Sched> {
         let Some(t) = node.as_table().filter(|t| t.get("from").is_some()) else {
             return Some(Sched::Const(self.param(node, path, dom)?));

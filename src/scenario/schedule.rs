@@ -73,7 +73,7 @@ pub fn calibrate_gompertz_b(a: f64, c: f64, infant_rate: f64, e0_target: f64) ->
     let e0_of = |b: f64| life_expectancy(&gompertz_makeham(a, b, c, infant_rate));
     let (mut lo, mut hi) = (libm::log(1e-15), libm::log(10.0));
     let max = e0_of(libm::exp(lo));
-    if !(e0_target < max) || e0_of(libm::exp(hi)) > e0_target {
+    if e0_target >= max || e0_target.is_nan() || e0_of(libm::exp(hi)) > e0_target {
         return Err(CalibrationError::Unreachable { target: e0_target, max });
     }
     for _ in 0..200 {

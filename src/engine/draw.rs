@@ -1,0 +1,359 @@
+//! One draw: the cohort-component projection (MODEL §3), demand (§4) and capacity (§5) from
+//! supplied values of every input. Nothing here allocates.
+
+use super::*;
+use crate::scenario::schedule::{self, FERTILE_MIN, OMEGA, RogersCastro};
+
+/// A non-finite number appeared in a draw: where, and which inputs feed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NonFinite {
+    /// What went non-finite (`population of town x in 2031`).
+    pub what: String,
+    /// Paths of the inputs that feed it, with the draw's values.
+    pub inputs: Vec<(String, f64)>,
+}
+
+/// Runs one draw from `values` (every slot) and `shocks` (`[series][step]` standard normals),
+/// leaving the results in `ws.out`.
+pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
+    let steps = model.steps();
+    let nt = model.towns.len();
+    let v = |s: Slot| values[s as usize];
+
+    // Schedules for this draw (cheap: a few hundred exps; recomputed every draw so that
+    // distributions on schedule parameters are honoured).
+    for (j, m) in model.mortality.iter().enumerate() {
+        for sex in 0..2 {
+            match &m.sexes[sex] {
+                SexMortalityModel::Gm { a, b, c, infant, infant_is_probability } => {
+                    let m0 = if *infant_is_probability {
+                        schedule::infant_rate_from_probability(v(*infant))
+                    } else {
+                        v(*infant)
+                    };
+                    ws.m0[j][sex] = schedule::gompertz_makeham(v(*a), v(*b), v(*c), m0);
+                }
+                SexMortalityModel::Table(t) => ws.m0[j][sex] = **t,
+            }
+        }
+    }
+    for (i, t) in model.towns.iter().enumerate() {
+        ws.g[i] = match &t.fertility {
+            FertilityModel::Gamma { mean_age, sd_age } => schedule::gamma_fertility(v(*mean_age), v(*sd_age)),
+            FertilityModel::Table(g) => **g,
+        };
+        let h = match &t.profile {
+            ProfileModel::RogersCastro(p) => schedule::rogers_castro(&RogersCastro {
+                a1: v(p[0]),
+                alpha1: v(p[1]),
+                a2: v(p[2]),
+                alpha2: v(p[3]),
+                mu2: v(p[4]),
+                lambda2: v(p[5]),
+                c0: v(p[6]),
+            })
+            .unwrap_or([0.0; AGES]),
+            ProfileModel::Table(h) => **h,
+        };
+        let fs = v(t.female_share);
+        for x in 0..AGES {
+            ws.h[i][FEMALE][x] = h[x] * fs;
+            ws.h[i][MALE][x] = h[x] * (1.0 - fs);
+        }
+        let scale = t.total.map_or(1.0, v);
+        for sex in 0..2 {
+            for x in 0..AGES {
+                ws.pop[i][sex][x] = t.base[sex][x] * scale;
+            }
+        }
+        ws.tfr[i] = v(t.tfr0);
+    }
+
+    record_row(model, values, ws, 0);
+
+    let (delta, sigma_k) = (v(model.delta), v(model.sigma_k));
+    let c = v(model.correlation);
+    let (sqrt_c, sqrt_1c) = (libm::sqrt(c), libm::sqrt(1.0 - c));
+    let mut k = 0.0;
+    for step in 0..steps {
+        let row = step + 1;
+        // Survival over the step for each schedule: S = exp(−m⁰·e^{−k}); newborns survive
+        // half a year: exp(−½·m_0(t)).
+        let ek = libm::exp(-k);
+        for j in 0..model.mortality.len() {
+            for sex in 0..2 {
+                for x in 0..AGES {
+                    ws.surv[j][sex][x] = libm::exp(-ws.m0[j][sex][x] * ek);
+                }
+                ws.half0[j][sex] = libm::exp(-0.5 * ws.m0[j][sex][0] * ek);
+            }
+        }
+        let z_city = shocks[SHOCK_MIGRATION_CITY * steps + step];
+        for (i, t) in model.towns.iter().enumerate() {
+            let surv = &ws.surv[t.mortality];
+            let half0 = ws.half0[t.mortality];
+            let pop = &ws.pop[i];
+            let next = &mut ws.next[i];
+            let pop_start: f64 = pop[FEMALE].iter().sum::<f64>() + pop[MALE].iter().sum::<f64>();
+
+            // Intended net migrants N(t) (MODEL §3): arrivals slow in a bad year, never reverse.
+            let z_town = shocks[(SHOCK_MIGRATION_TOWN0 + i) * steps + step];
+            let eta = sqrt_c * z_city + sqrt_1c * z_town;
+            let net = v(t.rho[row]) * (v(t.k[row]) - pop_start) * (1.0 + v(t.sigma_m) * eta).max(0.0) + v(t.n_fix[row]);
+
+            // Survivors, then migrants, floored at 0 (MODEL §8.3).
+            let mut deaths = 0.0;
+            for sex in 0..2 {
+                let (p, s, n, h) = (&pop[sex], &surv[sex], &mut next[sex], &ws.h[i][sex]);
+                for x in 0..OMEGA - 1 {
+                    n[x + 1] = p[x] * s[x];
+                }
+                n[OMEGA] = p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA];
+                for x in 0..AGES {
+                    deaths += p[x] * (1.0 - s[x]);
+                }
+                for x in 1..AGES {
+                    n[x] = (n[x] + net * h[x]).max(0.0);
+                }
+            }
+
+            // Births with exposure ½(start + end) of women 15–49 (after the floor).
+            let tfr = ws.tfr[i];
+            let g = &ws.g[i];
+            let mut births = 0.0;
+            for (j, gj) in g.iter().enumerate() {
+                let x = FERTILE_MIN + j;
+                births += tfr * gj * 0.5 * (pop[FEMALE][x] + next[FEMALE][x]);
+            }
+            let srb = v(t.srb);
+            let b_f = births * 100.0 / (100.0 + srb);
+            let b_m = births * srb / (100.0 + srb);
+            next[FEMALE][0] = (b_f * half0[FEMALE] + net * ws.h[i][FEMALE][0]).max(0.0);
+            next[MALE][0] = (b_m * half0[MALE] + net * ws.h[i][MALE][0]).max(0.0);
+            deaths += b_f * (1.0 - half0[FEMALE]) + b_m * (1.0 - half0[MALE]);
+
+            let pop_end: f64 = next[FEMALE].iter().sum::<f64>() + next[MALE].iter().sum::<f64>();
+            let out = &mut ws.out;
+            out.births[i * steps + step] = births;
+            out.deaths[i * steps + step] = deaths;
+            out.migration[i * steps + step] = pop_end - pop_start - births + deaths;
+        }
+        std::mem::swap(&mut ws.pop, &mut ws.next);
+
+        // The next step's mortality index and TFRs, from this step's shocks.
+        k += delta + sigma_k * shocks[SHOCK_MORTALITY * steps + step];
+        let eps_f = shocks[SHOCK_FERTILITY * steps + step];
+        for (i, t) in model.towns.iter().enumerate() {
+            let tfr = ws.tfr[i];
+            ws.tfr[i] = (tfr + v(t.phi) * (v(t.tfr_star) - tfr) + v(t.sigma_f) * eps_f).clamp(0.1, 4.0);
+        }
+        record_row(model, values, ws, row);
+    }
+
+    // "All": sums within the draw.
+    let out = &mut ws.out;
+    for step in 0..steps {
+        let (mut b, mut d, mut m) = (0.0, 0.0, 0.0);
+        for i in 0..nt {
+            b += out.births[i * steps + step];
+            d += out.deaths[i * steps + step];
+            m += out.migration[i * steps + step];
+        }
+        out.births[nt * steps + step] = b;
+        out.deaths[nt * steps + step] = d;
+        out.migration[nt * steps + step] = m;
+    }
+    capacity(model, values, out);
+    check_finite(model, values, out)
+}
+
+/// Population, groups and demand of one row, for every town and "all".
+fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
+    let rows = model.rows;
+    let nt = model.towns.len();
+    let nr = model.resources.len();
+    let ng = model.groups.len();
+    let nb = model.bands.len();
+    let v = |s: Slot| values[s as usize];
+    let out = &mut ws.out;
+    let all = nt;
+    out.population[all * rows + row] = 0.0;
+    for sex in 0..2 {
+        for gi in 0..ng {
+            out.groups[((all * rows + row) * 2 + sex) * ng + gi] = 0.0;
+        }
+    }
+    for i in 0..nt {
+        let p = &ws.pop[i];
+        let total: f64 = p[FEMALE].iter().sum::<f64>() + p[MALE].iter().sum::<f64>();
+        out.population[i * rows + row] = total;
+        out.population[all * rows + row] += total;
+        for sex in 0..2 {
+            for (gi, g) in model.groups.iter().enumerate() {
+                let s: f64 = p[sex][g.lo..=g.hi].iter().sum();
+                out.groups[((i * rows + row) * 2 + sex) * ng + gi] = s;
+                out.groups[((all * rows + row) * 2 + sex) * ng + gi] += s;
+            }
+        }
+        for (bi, &(lo, hi)) in model.bands.iter().enumerate() {
+            ws.band_sum[i * nb + bi] = if bi == 0 {
+                total
+            } else {
+                p[FEMALE][lo..=hi].iter().sum::<f64>() + p[MALE][lo..=hi].iter().sum::<f64>()
+            };
+        }
+    }
+    for &r in &model.resource_order {
+        let res = &model.resources[r];
+        let mut sum = 0.0;
+        for i in 0..nt {
+            let raw = match &res.rules[i] {
+                RuleModel::PerCapita { band, rate, factors, per, per_1000 } => {
+                    let mut rt = 1.0;
+                    for f in 0..*factors {
+                        rt *= v(rate[f * rows + row]);
+                    }
+                    let pop = ws.band_sum[i * nb + band];
+                    if *per_1000 { rt * pop * v(per[row]) / 1000.0 } else { rt * pop / v(per[row]) }
+                }
+                RuleModel::AdminUnits => model.towns[i].streets[row],
+                RuleModel::CoverageShare { share } => ceil_units(v(*share) * model.towns[i].streets[row]),
+                RuleModel::FixedMin { value, from_row } => {
+                    if row >= *from_row {
+                        v(*value)
+                    } else {
+                        0.0
+                    }
+                }
+                RuleModel::Derived { of, per } => out.demand[(i * nr + of) * rows + row] / v(per[row]),
+            };
+            let d = if res.ceil { ceil_units(raw) } else { raw };
+            out.demand[(i * nr + r) * rows + row] = d;
+            sum += d;
+        }
+        out.demand[(all * nr + r) * rows + row] = sum;
+    }
+}
+
+/// Whole units: `⌈v·(1 − 10⁻⁹)⌉` (MODEL §4; the tolerance keeps summation-order noise from
+/// adding a unit).
+pub fn ceil_units(v: f64) -> f64 {
+    libm::ceil(v * (1.0 - 1e-9))
+}
+
+/// The opening row of a project in this draw: planned row + delay rounded half up, floored at
+/// 0 (MODEL §5, §8.5).
+pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
+    let d = libm::floor(delay + 0.5).max(0.0);
+    planned_row.saturating_add(d.min(1e6) as i64)
+}
+
+fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
+    let rows = model.rows;
+    let nt = model.towns.len();
+    let nr = model.resources.len();
+    let v = |s: Slot| values[s as usize];
+    for r in 0..nr {
+        for row in 0..rows {
+            out.capacity[(nt * nr + r) * rows + row] = 0.0;
+        }
+    }
+    for i in 0..nt {
+        for r in 0..nr {
+            let c = &model.capacity[i * nr + r];
+            let base = v(c.base);
+            let off = (i * nr + r) * rows;
+            for row in 0..rows {
+                out.capacity[off + row] = base;
+            }
+            for p in &c.projects {
+                let open = opening_row(p.row, v(p.delay));
+                let amount = p.sign * v(p.amount);
+                for row in open.max(0)..rows as i64 {
+                    out.capacity[off + row as usize] += amount;
+                }
+            }
+            for row in 0..rows {
+                let x = out.capacity[off + row];
+                out.capacity[(nt * nr + r) * rows + row] += x;
+            }
+        }
+    }
+}
+
+/// Stops the run if anything went NaN or infinite, naming the inputs that feed it.
+fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), NonFinite> {
+    let all_finite = |x: &[f64]| x.iter().fold(0.0, |acc, v| acc + v * 0.0) == 0.0;
+    if all_finite(&out.population)
+        && all_finite(&out.demand)
+        && all_finite(&out.capacity)
+        && all_finite(&out.migration)
+        && all_finite(&out.births)
+    {
+        return Ok(());
+    }
+    let rows = model.rows;
+    let nr = model.resources.len();
+    let named = |slots: &[Slot]| -> Vec<(String, f64)> {
+        let mut v: Vec<(String, f64)> =
+            slots.iter().map(|s| (model.slot_paths[*s as usize].clone(), values[*s as usize])).collect();
+        v.dedup();
+        v
+    };
+    for (i, t) in model.towns.iter().enumerate() {
+        for row in 0..rows {
+            if !out.population[i * rows + row].is_finite() {
+                let mut slots = vec![t.tfr0, t.tfr_star, t.srb, t.sigma_m, t.female_share, model.delta];
+                slots.extend(t.total);
+                slots.push(t.k[row.max(1)]);
+                slots.push(t.rho[row.max(1)]);
+                slots.push(t.n_fix[row.max(1)]);
+                return Err(NonFinite {
+                    what: format!("the population of town {} in {}", t.id, model.year(row)),
+                    inputs: named(&slots),
+                });
+            }
+        }
+        for r in 0..nr {
+            for row in 0..rows {
+                let d = out.demand[(i * nr + r) * rows + row];
+                let c = out.capacity[(i * nr + r) * rows + row];
+                if !d.is_finite() {
+                    let slots: Vec<Slot> = match &model.resources[r].rules[i] {
+                        RuleModel::PerCapita { rate, per, .. } => rate.iter().chain(per.iter()).copied().collect(),
+                        RuleModel::CoverageShare { share } => vec![*share],
+                        RuleModel::FixedMin { value, .. } => vec![*value],
+                        RuleModel::Derived { per, .. } => per.clone(),
+                        RuleModel::AdminUnits => vec![],
+                    };
+                    return Err(NonFinite {
+                        what: format!(
+                            "the demand for {} in town {} in {}",
+                            model.resources[r].id,
+                            t.id,
+                            model.year(row)
+                        ),
+                        inputs: named(&slots),
+                    });
+                }
+                if !c.is_finite() {
+                    let cm = &model.capacity[i * nr + r];
+                    let mut slots = vec![cm.base];
+                    for p in &cm.projects {
+                        slots.push(p.amount);
+                    }
+                    return Err(NonFinite {
+                        what: format!(
+                            "the capacity of {} in town {} in {}",
+                            model.resources[r].id,
+                            t.id,
+                            model.year(row)
+                        ),
+                        inputs: named(&slots),
+                    });
+                }
+            }
+        }
+    }
+    Err(NonFinite { what: "a result".into(), inputs: vec![] })
+}

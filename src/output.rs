@@ -1,0 +1,156 @@
+//! Atomic output directories. Results are written to a staging directory beside the target
+//! once the computation has finished, then swapped into place, so an interrupted run (Ctrl-C,
+//! SIGKILL) leaves the previous results intact and never a half-written set that could be
+//! mistaken for a real one. capsim recognises the directories it wrote (a `run.json` naming
+//! capsim, or a `partial.capsim`); it overwrites those, accepts an empty directory, and refuses
+//! any other existing directory unless forced.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+const STAGING: &str = ".capsim-staging-";
+const OLD: &str = ".capsim-old-";
+
+/// A file to write: name within the directory, and bytes.
+pub type OutFile = (String, Vec<u8>);
+
+fn parts(target: &Path) -> Result<(PathBuf, String)> {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::Input(format!("{} is not a usable output directory name", target.display())))?
+        .to_string();
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((parent, name))
+}
+
+/// Whether a directory is one capsim wrote.
+pub fn is_capsim_dir(dir: &Path) -> bool {
+    let run = dir.join("run.json");
+    if let Ok(text) = fs::read_to_string(&run) {
+        return text.contains("\"capsim_version\"");
+    }
+    dir.join("partial.capsim").is_file()
+}
+
+/// Checks, before any computation, that results may be written to `target`; removes staging
+/// directories left by killed runs and restores results a killed swap left aside.
+pub fn prepare(target: &Path, force: bool) -> Result<()> {
+    let (parent, name) = parts(target)?;
+    if parent.exists() {
+        clean_stale(&parent, &name, target)?;
+    }
+    match fs::metadata(target) {
+        Err(_) => Ok(()),
+        Ok(m) if !m.is_dir() => {
+            Err(Error::Input(format!("{} exists and is not a directory; choose another --out", target.display())))
+        }
+        Ok(_) => {
+            let empty = fs::read_dir(target).map(|mut d| d.next().is_none()).unwrap_or(false);
+            if empty || is_capsim_dir(target) || force {
+                Ok(())
+            } else {
+                Err(Error::Input(format!(
+                    "{} exists and was not written by capsim; refusing to overwrite it (use --force, or choose another --out)",
+                    target.display()
+                )))
+            }
+        }
+    }
+}
+
+fn clean_stale(parent: &Path, name: &str, target: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
+    let staging_prefix = format!(".{name}{STAGING}");
+    let old_prefix = format!(".{name}{OLD}");
+    for e in entries.flatten() {
+        let fname = e.file_name().to_string_lossy().to_string();
+        if fname.starts_with(&staging_prefix) {
+            let _ = fs::remove_dir_all(e.path());
+        } else if fname.starts_with(&old_prefix) {
+            // A swap was interrupted after moving the previous results aside: put them back.
+            if !target.exists() {
+                let _ = fs::rename(e.path(), target);
+            } else {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `files` into `target` atomically (see the module docs).
+pub fn write_atomic(target: &Path, files: &[OutFile], force: bool) -> Result<()> {
+    prepare(target, force)?;
+    let (parent, name) = parts(target)?;
+    fs::create_dir_all(&parent).map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+    let pid = std::process::id();
+    let staging = parent.join(format!(".{name}{STAGING}{pid}"));
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir(&staging).map_err(|e| Error::io(format!("cannot create {}", staging.display()), e))?;
+    let result = (|| {
+        for (file, bytes) in files {
+            let p = staging.join(file);
+            fs::write(&p, bytes).map_err(|e| Error::io(format!("cannot write {}", p.display()), e))?;
+        }
+        let old = parent.join(format!(".{name}{OLD}{pid}"));
+        let had_previous = target.exists();
+        if had_previous {
+            fs::rename(target, &old).map_err(|e| Error::io(format!("cannot move aside {}", target.display()), e))?;
+        }
+        if let Err(e) = fs::rename(&staging, target) {
+            if had_previous {
+                let _ = fs::rename(&old, target);
+            }
+            return Err(Error::io(format!("cannot move results into {}", target.display()), e));
+        }
+        if had_previous {
+            let _ = fs::remove_dir_all(&old);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_foreign_directories_and_accepts_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        let foreign = tmp.path().join("foreign");
+        fs::create_dir(&foreign).unwrap();
+        fs::write(foreign.join("notes.txt"), "mine").unwrap();
+        assert!(matches!(prepare(&foreign, false), Err(Error::Input(_))));
+        assert!(prepare(&foreign, true).is_ok());
+
+        let ours = tmp.path().join("ours");
+        write_atomic(&ours, &[("run.json".into(), b"{\"capsim_version\": \"x\"}".to_vec())], false).unwrap();
+        write_atomic(&ours, &[("run.json".into(), b"{\"capsim_version\": \"y\"}".to_vec())], false).unwrap();
+        assert_eq!(fs::read_to_string(ours.join("run.json")).unwrap(), "{\"capsim_version\": \"y\"}");
+        let leftovers: Vec<_> = fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+    }
+
+    #[test]
+    fn stale_staging_is_removed_and_aside_results_restored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("out");
+        fs::create_dir(tmp.path().join(".out.capsim-staging-999")).unwrap();
+        let aside = tmp.path().join(".out.capsim-old-999");
+        fs::create_dir(&aside).unwrap();
+        fs::write(aside.join("run.json"), "{\"capsim_version\": \"1\"}").unwrap();
+        prepare(&target, false).unwrap();
+        assert!(!tmp.path().join(".out.capsim-staging-999").exists());
+        assert!(target.join("run.json").exists(), "previous results restored");
+    }
+}

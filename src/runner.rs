@@ -1,0 +1,100 @@
+//! Running draws in parallel: rayon workers take fixed blocks of draws from a shared counter,
+//! each fills its own [`Aggregate`], and the partial aggregates are merged. Because every draw
+//! is a function of (seed, draw index) alone and merging is exact, the result is the same for
+//! any thread count and any split of the draws into shards.
+
+use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::engine::{self, DrawOutput, Model, NonFinite};
+use crate::stats::Aggregate;
+use crate::{Error, Result};
+
+/// Draws handed to a worker at a time.
+pub const BLOCK: u64 = 64;
+
+/// The central variant (MODEL §2): every input at its central value and every shock zero.
+pub fn central(model: &Model) -> Result<DrawOutput> {
+    let values = model.central_values();
+    let shocks = vec![0.0; model.shock_len()];
+    let mut ws = model.workspace();
+    engine::simulate_draw(model, &values, &shocks, &mut ws).map_err(|e| numerical(e, None))?;
+    Ok(ws.out)
+}
+
+fn numerical(e: NonFinite, draw: Option<u64>) -> Error {
+    let at = draw.map_or_else(|| "the central variant".to_string(), |d| format!("draw {d}"));
+    let inputs: Vec<String> = e.inputs.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+    Error::Numerical(format!(
+        "{} became NaN or infinite in {at}; the inputs that feed it were: {}. Check these values in the scenario.",
+        e.what,
+        if inputs.is_empty() { "(none identified)".to_string() } else { inputs.join(", ") }
+    ))
+}
+
+/// Runs draws `range` with `threads` workers (0 = all cores), calling `progress` with the
+/// number of draws finished so far (from one thread at a time, roughly every block).
+pub fn run(
+    model: &Model,
+    seed: u64,
+    range: Range<u64>,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Aggregate> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let workers = pool.current_num_threads().max(1);
+    let next = AtomicU64::new(range.start);
+    let done = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<(u64, NonFinite)>> = Mutex::new(None);
+    let partials: Mutex<Vec<Aggregate>> = Mutex::new(Vec::new());
+    pool.scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| {
+                let mut agg = Aggregate::new(model);
+                let mut ws = model.workspace();
+                let mut values = model.central_values();
+                let mut shocks = vec![0.0; model.shock_len()];
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                    if start >= range.end {
+                        break;
+                    }
+                    let end = (start + BLOCK).min(range.end);
+                    for draw in start..end {
+                        engine::sample_draw(model, seed, draw, &mut values, &mut shocks);
+                        if let Err(e) = engine::simulate_draw(model, &values, &shocks, &mut ws) {
+                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            // Keep the earliest failing draw, so the message does not depend on timing.
+                            if slot.as_ref().is_none_or(|(d, _)| draw < *d) {
+                                *slot = Some((draw, e));
+                            }
+                            failed.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                        agg.add(model, &ws.out);
+                    }
+                    let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
+                    progress(finished);
+                }
+                partials.lock().unwrap_or_else(|p| p.into_inner()).push(agg);
+            });
+        }
+    });
+    if let Some((draw, e)) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(numerical(e, Some(draw)));
+    }
+    let mut parts = partials.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut total = parts.pop().unwrap_or_else(|| Aggregate::new(model));
+    for p in &parts {
+        total.merge(p);
+    }
+    Ok(total)
+}
