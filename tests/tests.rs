@@ -1,0 +1,5 @@
+//! All integration tests, compiled into one test binary (modules by topic).
+
+mod util;
+
+mod run;
