@@ -2,4 +2,6 @@
 
 mod util;
 
+mod engine;
+mod properties;
 mod run;

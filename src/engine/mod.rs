@@ -11,7 +11,7 @@ mod compile;
 mod draw;
 
 pub use compile::compile;
-pub use draw::{NonFinite, simulate_draw};
+pub use draw::{NonFinite, ceil_units, opening_row, simulate_draw};
 
 use crate::scenario::Dist;
 use crate::scenario::schedule::{AGES, FERTILE_AGES};

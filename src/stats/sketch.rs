@@ -17,8 +17,9 @@ const SHIFT: u32 = 52 - MANTISSA_BITS;
 /// Fixed-point scale of the exact sum.
 const SUM_SCALE: f64 = (1u64 << 20) as f64;
 
-/// A dense histogram over a contiguous range of bucket keys.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// A dense histogram over a contiguous range of bucket keys. Equality compares contents, not
+/// the slack left by growth (which depends on the order values arrived in).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Hist {
     /// Key of `counts[0]`.
     pub first: u64,
@@ -26,7 +27,20 @@ pub struct Hist {
     pub counts: Vec<u32>,
 }
 
+impl PartialEq for Hist {
+    fn eq(&self, other: &Hist) -> bool {
+        self.trimmed() == other.trimmed()
+    }
+}
+
 impl Hist {
+    /// The non-zero range: (first key, counts).
+    fn trimmed(&self) -> (u64, &[u32]) {
+        let start = self.counts.iter().position(|&c| c > 0).unwrap_or(self.counts.len());
+        let end = self.counts.iter().rposition(|&c| c > 0).map_or(start, |e| e + 1);
+        (self.first + start as u64, &self.counts[start..end])
+    }
+
     #[inline]
     fn add(&mut self, key: u64, n: u32) {
         if self.counts.is_empty() {

@@ -1,0 +1,458 @@
+//! The engine against hand-computed cases and independent computations (MODEL §3–§6).
+
+use capsim::engine::{self, DrawOutput, Model, simulate_draw};
+use capsim::scenario::{self, Scenario};
+
+/// A one-town scenario with constant hazards `m` (table), a chosen population, no migration
+/// unless asked, and a fertility table with all weight at age 30.
+fn tiny(extra_town: &str, pop: &str, mort: &str, fert: &str, resources: &str) -> String {
+    format!(
+        r#"
+name = "tiny"
+[settings]
+base_year = 2020
+end_year = 2023
+draws = 10
+seed = 1
+[demography.mortality]
+delta = 0
+{mort}
+[demography.fertility]
+tfr0 = 1.5
+srb = 105
+{fert}
+[demography.migration]
+rho = 0
+k = 0
+profile = {{ table = [{profile}] }}
+[towns.a]
+name = "A"
+streets = 7
+{extra_town}
+[towns.a.population]
+{pop}
+{resources}
+"#,
+        profile = one_hot(101, 25)
+    )
+}
+
+fn one_hot(n: usize, at: usize) -> String {
+    (0..n).map(|i| if i == at { "1" } else { "0" }).collect::<Vec<_>>().join(", ")
+}
+
+fn table(n: usize, v: f64) -> String {
+    vec![format!("{v}"); n].join(", ")
+}
+
+fn mort_table(m: f64) -> String {
+    format!("female = {{ table = [{t}] }}\nmale = {{ table = [{t}] }}", t = table(101, m))
+}
+
+fn fert_at_30() -> String {
+    let mut g = vec!["0"; 35];
+    g[30 - 15] = "1";
+    format!("schedule = {{ table = [{}] }}", g.join(", "))
+}
+
+const RES_NONE: &str = r#"
+[resources.beds]
+name = "beds"
+unit = "beds"
+kind = "per_capita"
+per = 1000
+"#;
+
+fn load(text: &str) -> Scenario {
+    scenario::from_text("tiny.toml", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn central(s: &Scenario) -> (Model, DrawOutput) {
+    let m = engine::compile(s);
+    let out = capsim::runner::central(&m).expect("finite");
+    (m, out)
+}
+
+/// Age-by-age counts: `counts` as (age, female, male).
+fn pop_counts(counts: &[(usize, f64, f64)]) -> String {
+    let groups: Vec<String> = (0..=100).map(|x| format!("[{x}, {x}]")).collect();
+    let mut f = vec![0.0; 101];
+    let mut m = vec![0.0; 101];
+    for &(a, cf, cm) in counts {
+        f[a] = cf;
+        m[a] = cm;
+    }
+    let list = |v: &[f64]| v.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", ");
+    format!("age_groups = [{}]\nfemale = [{}]\nmale = [{}]", groups.join(", "), list(&f), list(&m))
+}
+
+#[test]
+fn survivors_by_hand_with_a_constant_hazard() {
+    // No women of childbearing age: no births. Hazard 0.1 everywhere.
+    let s = load(&tiny(
+        "",
+        &pop_counts(&[(60, 1000.0, 800.0), (99, 10.0, 0.0), (100, 5.0, 0.0)]),
+        &mort_table(0.1),
+        &fert_at_30(),
+        RES_NONE,
+    ));
+    let (m, out) = central(&s);
+    let e = (-0.1f64).exp();
+    let g = |row: usize, sex: usize, label: &str| {
+        let gi = m.groups.iter().position(|g| g.label == label).unwrap();
+        out.groups[((row) * 2 + sex) * m.groups.len() + gi]
+    };
+    // Age 60 → 61 (group 60-64 keeps them), survivors = P·e^{−m}.
+    assert!((g(1, 0, "60-64") - 1000.0 * e).abs() < 1e-9);
+    assert!((g(1, 1, "60-64") - 800.0 * e).abs() < 1e-9);
+    // The open group: Q_100 = P_99·S_99 + P_100·S_100.
+    assert!((g(1, 0, "100+") - (10.0 * e + 5.0 * e)).abs() < 1e-12);
+    // Deaths of the first calendar year = Σ P (1 − S).
+    let deaths = out.deaths[0];
+    assert!((deaths - 1815.0 * (1.0 - e)).abs() < 1e-9, "{deaths}");
+    assert_eq!(out.births[0], 0.0);
+    // Components identity each year (migration is zero here).
+    for step in 0..m.steps() {
+        let d = out.population[step + 1] - out.population[step];
+        assert!((d - (out.births[step] - out.deaths[step] + out.migration[step])).abs() < 1e-9);
+        assert!(out.migration[step].abs() < 1e-9);
+    }
+}
+
+#[test]
+fn births_and_newborns_by_hand() {
+    // Women at 29 (a) and 30 (b); all fertility at 30; no mortality.
+    let (a, b) = (400.0, 1000.0);
+    let s = load(&tiny("", &pop_counts(&[(29, a, 0.0), (30, b, 0.0)]), &mort_table(0.0), &fert_at_30(), RES_NONE));
+    let (m, out) = central(&s);
+    // Exposure at 30: ½(start b + end a) — the end-of-step women aged 30 are last year's 29s.
+    let births = 1.5 * 0.5 * (b + a);
+    assert!((out.births[0] - births).abs() < 1e-9);
+    let gi = m.groups.iter().position(|g| g.label == "0-4").unwrap();
+    let ng = m.groups.len();
+    let girls = out.groups[(2) * ng + gi];
+    let boys = out.groups[(2 + 1) * ng + gi];
+    assert!((girls - births * 100.0 / 205.0).abs() < 1e-9);
+    assert!((boys - births * 105.0 / 205.0).abs() < 1e-9);
+}
+
+#[test]
+fn newborns_survive_half_a_year_and_their_deaths_count() {
+    let (a, b) = (0.0, 1000.0);
+    let s = load(&tiny("", &pop_counts(&[(29, a, 0.0), (30, b, 0.0)]), &mort_table(0.2), &fert_at_30(), RES_NONE));
+    let (_, out) = central(&s);
+    let e = (-0.2f64).exp();
+    let births = 1.5 * 0.5 * (b + a);
+    let deaths = b * (1.0 - e) + births * (1.0 - (-0.1f64).exp());
+    assert!((out.births[0] - births).abs() < 1e-9);
+    assert!((out.deaths[0] - deaths).abs() < 1e-9, "{} vs {deaths}", out.deaths[0]);
+    assert!((out.population[1] - (b * e + births * (-0.1f64).exp())).abs() < 1e-9);
+}
+
+#[test]
+fn migration_toward_k_and_the_floor_at_zero() {
+    // K = 2000, ρ = 0.5, pop 1000 → N = 500 migrants, all aged 25 at the end of the step.
+    let pop = pop_counts(&[(60, 500.0, 500.0)]);
+    let s = load(&tiny(
+        "[towns.a.migration]\nk = 2000\nrho = 0.5\nfemale_share = 0.4",
+        &pop,
+        &mort_table(0.0),
+        &fert_at_30(),
+        RES_NONE,
+    ));
+    let (_, out) = central(&s);
+    assert!((out.migration[0] - 500.0).abs() < 1e-9);
+    assert!((out.population[1] - 1500.0).abs() < 1e-9);
+    // Next step: N = 0.5 (2000 − 1500) = 250.
+    assert!((out.migration[1] - 250.0).abs() < 1e-9);
+
+    // Above K the town loses people, but no age goes below zero: everyone is 60, migrants
+    // leave from age 25, where nobody is → the floor binds and nobody actually leaves.
+    let s = load(&tiny("[towns.a.migration]\nk = 0\nrho = 0.5", &pop, &mort_table(0.0), &fert_at_30(), RES_NONE));
+    let (_, out) = central(&s);
+    assert_eq!(out.migration[0], 0.0, "the floor at 0 binds: realised migration differs from N = −500");
+    assert!((out.population[1] - 1000.0).abs() < 1e-9);
+}
+
+#[test]
+fn tfr_follows_its_ar1_and_is_clamped() {
+    // φ = 1: TFR(t+1) = TFR* + σ_F ε_F(t), clamped to [0.1, 4].
+    let (a, b) = (0.0, 1000.0);
+    let fert = format!("{}\ntfr_star = 3.9\nphi = 1\nsigma_f = 1", fert_at_30());
+    let b = 1000.0;
+    let s = load(&tiny("", &pop_counts(&[(28, b, 0.0), (29, b, 0.0)]), &mort_table(0.0), &fert, RES_NONE));
+    let m = engine::compile(&s);
+    let mut ws = m.workspace();
+    let values = m.central_values();
+    let mut shocks = vec![0.0; m.shock_len()];
+    let steps = m.steps();
+    shocks[engine::SHOCK_FERTILITY * steps] = 5.0; // ε_F(t0) = 5 → 3.9 + 5 → clamped to 4
+    simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+    // Calendar 2021 uses TFR(2020) = 1.5 and exposure ½(P30(2020) + P30(2021)) = ½(0 + b).
+    assert!((ws.out.births[0] - 1.5 * 0.5 * b).abs() < 1e-9);
+    // Calendar 2022 uses TFR(2021) = 4 (clamped) and exposure ½(b + b).
+    let births_2022 = ws.out.births[1];
+    assert!((births_2022 - 4.0 * b).abs() < 1e-9, "{births_2022}");
+    shocks[engine::SHOCK_FERTILITY * steps] = -50.0;
+    simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+    assert!((ws.out.births[1] - 0.1 * b).abs() < 1e-9, "clamped at 0.1");
+}
+
+#[test]
+fn mortality_index_improves_with_delta_and_its_shock() {
+    let pop = pop_counts(&[(60, 1000.0, 0.0)]);
+    let mort = format!("{}\nsigma_k = 0.5", mort_table(0.1)).replace("delta = 0", "");
+    let text = tiny("", &pop, &format!("delta = 0.02\n{mort}"), &fert_at_30(), RES_NONE).replace("delta = 0\n", "");
+    let s = load(&text);
+    let m = engine::compile(&s);
+    let mut ws = m.workspace();
+    let values = m.central_values();
+    let mut shocks = vec![0.0; m.shock_len()];
+    shocks[engine::SHOCK_MORTALITY * m.steps()] = 1.0; // ε_k(t0) = 1
+    simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+    // Step 1 uses k(t0) = 0; step 2 uses k = δ + σ_k·1 = 0.52.
+    let p1 = 1000.0 * (-0.1f64).exp();
+    assert!((ws.out.population[1] - p1).abs() < 1e-9);
+    let p2 = p1 * (-(0.1 * (-0.52f64).exp())).exp();
+    assert!((ws.out.population[2] - p2).abs() < 1e-9);
+}
+
+#[test]
+fn demand_kinds_by_hand() {
+    let res = r#"
+[resources.primary]
+name = "primary"
+unit = "places"
+kind = "per_capita"
+ages = [6, 10]
+rate = { factors = { a = 0.9, b = 0.5 } }
+[resources.staff]
+name = "staff"
+unit = "staff"
+kind = "derived"
+of = "stations"
+per = 2
+[resources.stations]
+name = "stations"
+unit = "stations"
+kind = "per_capita"
+per = 300
+round = "ceil"
+[resources.centres]
+name = "centres"
+unit = "centres"
+kind = "admin_units"
+[resources.childcare]
+name = "childcare"
+unit = "points"
+kind = "coverage_share"
+share = 0.85
+[resources.ambulance]
+name = "ambulance"
+unit = "stations"
+kind = "fixed_min"
+value = 1
+from_year = 2022
+[resources.floor]
+name = "floor"
+unit = "m2"
+kind = "per_capita"
+per_1000 = 40
+"#;
+    let pop = pop_counts(&[(8, 100.0, 100.0), (40, 400.0, 300.0)]);
+    let s = load(&tiny("", &pop, &mort_table(0.0), &fert_at_30(), res));
+    let (m, out) = central(&s);
+    let rows = m.rows;
+    let nr = m.resources.len();
+    let d = |r: &str, row: usize| out.demand[m.resources.iter().position(|x| x.id == r).unwrap() * rows + row];
+    assert_eq!(nr, 7);
+    assert!((d("primary", 0) - 0.9 * 0.5 * 200.0).abs() < 1e-12);
+    // 900 residents / 300 = 3 exactly: the tolerance keeps ⌈3⌉ = 3, not 4.
+    assert_eq!(d("stations", 0), 3.0);
+    // Staff from the rounded source: 3 / 2 = 1.5, not rounded.
+    assert_eq!(d("staff", 0), 1.5);
+    assert_eq!(d("centres", 0), 7.0);
+    // ⌈0.85 × 7⌉ = ⌈5.95⌉ = 6.
+    assert_eq!(d("childcare", 0), 6.0);
+    assert_eq!(d("ambulance", 0), 0.0);
+    assert_eq!(d("ambulance", 1), 0.0);
+    assert_eq!(d("ambulance", 2), 1.0);
+    assert!((d("floor", 0) - 40.0 * 900.0 / 1000.0).abs() < 1e-9);
+}
+
+#[test]
+fn ceiling_tolerance_and_delay_rounding() {
+    use capsim::engine::{ceil_units, opening_row};
+    assert_eq!(ceil_units(3.0), 3.0);
+    assert_eq!(ceil_units(3.000_000_000_1), 3.0);
+    assert_eq!(ceil_units(3.01), 4.0);
+    assert_eq!(ceil_units(0.85 * 20.0), 17.0);
+    assert_eq!(opening_row(5, 0.0), 5);
+    assert_eq!(opening_row(5, 0.49), 5);
+    assert_eq!(opening_row(5, 0.5), 6, "half up");
+    assert_eq!(opening_row(5, 1.5), 7);
+    assert_eq!(opening_row(5, -3.0), 5, "floored at 0");
+}
+
+#[test]
+fn capacity_with_projects_closures_and_delays() {
+    let res = format!(
+        "{RES_NONE}\n[capacity.a.beds]\nbase = 100\nprojects = {{ p = {{ amount = 50, year = 2021, delay = 1.5 }} }}\nclosures = {{ c = {{ amount = 30, year = 2022 }} }}"
+    );
+    let s = load(&tiny("", &pop_counts(&[(40, 10.0, 10.0)]), &mort_table(0.0), &fert_at_30(), &res));
+    let (m, out) = central(&s);
+    let cap: Vec<f64> = (0..m.rows).map(|r| out.capacity[r]).collect();
+    // The project opens 2021 + round(1.5) = 2023; the closure from 2022.
+    assert_eq!(cap, vec![100.0, 100.0, 70.0, 120.0]);
+}
+
+/// Constant rates, no migration: the female population follows a Leslie matrix exactly, and
+/// its growth rate tends to ln λ, λ the root of the Euler–Lotka equation (found independently
+/// by bisection, not by iterating the matrix).
+#[test]
+fn projection_equals_an_independent_leslie_computation() {
+    let years = 150;
+    let m_haz: Vec<f64> = (0..101).map(|x| 0.0005 + 0.00003 * (0.09 * x as f64).exp()).collect();
+    let mort = format!(
+        "female = {{ table = [{t}] }}\nmale = {{ table = [{t}] }}",
+        t = m_haz.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", ")
+    );
+    let fert = "schedule = { mean_age = 29, sd_age = 5 }".to_string();
+    let pop = pop_counts(&[(20, 500.0, 500.0), (30, 700.0, 650.0), (45, 300.0, 320.0), (70, 200.0, 150.0)]);
+    let text =
+        tiny("", &pop, &mort, &fert, RES_NONE).replace("end_year = 2023", &format!("end_year = {}", 2020 + years));
+    let s = load(&text);
+    let (m, out) = central(&s);
+
+    // Independent Leslie computation for females.
+    let tfr = 1.5;
+    let srb = 105.0;
+    let g = capsim::scenario::schedule::gamma_fertility(29.0, 5.0);
+    let f = |x: usize| if (15..=49).contains(&x) { tfr * g[x - 15] } else { 0.0 };
+    let sx: Vec<f64> = m_haz.iter().map(|v| (-v).exp()).collect();
+    let girl = 100.0 / (100.0 + srb) * (-0.5 * m_haz[0]).exp();
+    let mut p: Vec<f64> = s.towns[0].population.female.clone();
+    let ng = m.groups.len();
+    for year in 1..=years {
+        let mut n = vec![0.0; 101];
+        for x in 0..100 {
+            n[x + 1] = p[x] * sx[x];
+        }
+        n[100] += p[100] * sx[100];
+        // B = Σ_x P_x(t) · ½ (f_x + f_{x+1} S_x): births by mothers' age at the start.
+        let births: f64 = (0..101).map(|x| p[x] * 0.5 * (f(x) + if x < 100 { f(x + 1) * sx[x] } else { 0.0 })).sum();
+        n[0] = births * girl;
+        p = n;
+        if year % 25 == 0 || year == years {
+            let ours: f64 = (0..21).map(|gi| out.groups[(year * 2) * ng + gi]).sum();
+            let theirs: f64 = p.iter().sum();
+            assert!((ours - theirs).abs() <= 1e-9 * theirs.max(1.0), "year {year}: {ours} vs {theirs}");
+        }
+    }
+    assert!(growth_settles_at_euler_lotka_root(&m_haz, &fert, tfr, srb));
+}
+
+/// Starting from the stable population of the Euler–Lotka root λ, every year grows by exactly
+/// ln λ: the projection's eigen-structure is that of the Leslie matrix.
+fn growth_settles_at_euler_lotka_root(m_haz: &[f64], fert: &str, tfr: f64, srb: f64) -> bool {
+    let g = capsim::scenario::schedule::gamma_fertility(29.0, 5.0);
+    let f = |x: usize| if (15..=49).contains(&x) { tfr * g[x - 15] } else { 0.0 };
+    let sx: Vec<f64> = m_haz.iter().map(|v| (-v).exp()).collect();
+    let girl = 100.0 / (100.0 + srb) * (-0.5 * m_haz[0]).exp();
+    let mut l = vec![1.0; 101];
+    for x in 1..101 {
+        l[x] = l[x - 1] * sx[x - 1];
+    }
+    // Euler–Lotka: Σ_x l_x · ½(f_x + f_{x+1} S_x) · girl · λ^{−(x+1)} = 1, by bisection.
+    let net = |lambda: f64| -> f64 {
+        (0..100).map(|x| l[x] * 0.5 * (f(x) + f(x + 1) * sx[x]) * girl * lambda.powi(-(x as i32 + 1))).sum::<f64>()
+            - 1.0
+    };
+    let (mut lo, mut hi) = (0.5, 1.5);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if net(mid) > 0.0 { lo = mid } else { hi = mid }
+    }
+    let lambda = 0.5 * (lo + hi);
+    // The stable age distribution c_x ∝ l_x λ^{−x}; the open group sums the geometric tail.
+    let mut c: Vec<f64> = (0..101).map(|x| l[x] * lambda.powi(-(x as i32))).collect();
+    c[100] /= 1.0 - sx[100] / lambda;
+    let counts: Vec<(usize, f64, f64)> = (0..101).map(|x| (x, 1e6 * c[x], 0.0)).collect();
+    let s = load(
+        &tiny(
+            "",
+            &pop_counts(&counts),
+            &format!(
+                "female = {{ table = [{t}] }}\nmale = {{ table = [{t}] }}",
+                t = m_haz.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", ")
+            ),
+            fert,
+            RES_NONE,
+        )
+        .replace("end_year = 2023", "end_year = 2040"),
+    );
+    let (m, out) = central(&s);
+    let ng = m.groups.len();
+    let female_total = |row: usize| (0..21).map(|gi| out.groups[(row * 2) * ng + gi]).sum::<f64>();
+    for row in 1..m.rows {
+        let growth = (female_total(row) / female_total(row - 1)).ln();
+        assert!((growth - lambda.ln()).abs() < 1e-9, "row {row}: growth {growth} vs ln λ {}", lambda.ln());
+    }
+    lambda < 1.0
+}
+
+#[test]
+fn deterministic_scenario_gives_quantiles_equal_to_central() {
+    let s = load(&tiny(
+        "[towns.a.migration]\nk = 5000\nrho = 0.2",
+        &pop_counts(&[(30, 800.0, 700.0), (8, 60.0, 70.0)]),
+        &mort_table(0.01),
+        &fert_at_30(),
+        RES_NONE,
+    ));
+    let m = engine::compile(&s);
+    assert!(m.inputs.is_empty());
+    let agg = capsim::runner::run(&m, 3, 0..40, 2, &|_| {}).unwrap();
+    let central = capsim::runner::central(&m).unwrap();
+    use capsim::stats::Level;
+    for (i, sk) in agg.population.iter().enumerate() {
+        for l in [Level::new(5, 100), Level::new(50, 100), Level::new(95, 100)] {
+            assert_eq!(sk.quantile(l, false), central.population[i]);
+        }
+    }
+    for (i, sk) in agg.demand.iter().enumerate() {
+        assert_eq!(sk.quantile(Level::new(50, 100), false), central.demand[i]);
+    }
+}
+
+#[test]
+fn adding_a_project_changes_no_other_sampled_value() {
+    let base = std::fs::read_to_string(crate::util::scenario("example.toml")).unwrap();
+    let dir = crate::util::scenario("");
+    let with_project =
+        "[capacity.lake.hospital_beds.projects.new_campus]\namount = 300\nyear = 2027\ndelay = { uniform = [0, 3] }\n";
+    let load_in = |overlay: Option<&str>| {
+        let mut d = capsim::scenario::Diagnostics::default();
+        let mut doc =
+            capsim::scenario::tree::parse_document_text(dir.join("x.toml").to_str().unwrap(), &base, &mut d).unwrap();
+        if let Some(o) = overlay {
+            assert!(capsim::scenario::tree::overlay_text(&mut doc, "fragment.toml", o, &mut d));
+        }
+        scenario::from_document(&doc).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (a, b) = (engine::compile(&load_in(None)), engine::compile(&load_in(Some(with_project))));
+    assert!(b.inputs.len() > a.inputs.len());
+    for draw in [0u64, 1, 99] {
+        let mut va = a.central_values();
+        let mut vb = b.central_values();
+        let mut sa = vec![0.0; a.shock_len()];
+        let mut sb = vec![0.0; b.shock_len()];
+        engine::sample_draw(&a, 11, draw, &mut va, &mut sa);
+        engine::sample_draw(&b, 11, draw, &mut vb, &mut sb);
+        for (i, path) in a.slot_paths.iter().enumerate() {
+            let j = b.slot_paths.iter().position(|p| p == path).unwrap();
+            assert_eq!(va[i].to_bits(), vb[j].to_bits(), "{path} changed in draw {draw}");
+        }
+        assert_eq!(sa, sb);
+    }
+}
