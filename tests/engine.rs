@@ -177,7 +177,6 @@ fn migration_toward_k_and_the_floor_at_zero() {
 #[test]
 fn tfr_follows_its_ar1_and_is_clamped() {
     // φ = 1: TFR(t+1) = TFR* + σ_F ε_F(t), clamped to [0.1, 4].
-    let (a, b) = (0.0, 1000.0);
     let fert = format!("{}\ntfr_star = 3.9\nphi = 1\nsigma_f = 1", fert_at_30());
     let b = 1000.0;
     let s = load(&tiny("", &pop_counts(&[(28, b, 0.0), (29, b, 0.0)]), &mort_table(0.0), &fert, RES_NONE));
