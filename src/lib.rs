@@ -16,6 +16,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod output;
+pub mod partial;
 pub mod report;
 pub mod rng;
 pub mod runner;

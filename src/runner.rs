@@ -8,11 +8,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::engine::{self, DrawOutput, Model, NonFinite};
-use crate::stats::Aggregate;
+use crate::stats::{Aggregate, Block};
 use crate::{Error, Result};
 
-/// Draws handed to a worker at a time.
-pub const BLOCK: u64 = 64;
+/// Draws handed to a worker at a time (and aggregated together).
+pub const BLOCK: u64 = 256;
 
 /// The central variant (MODEL §2): every input at its central value and every shock zero.
 pub fn central(model: &Model) -> Result<DrawOutput> {
@@ -56,6 +56,7 @@ pub fn run(
         for _ in 0..workers {
             scope.spawn(|_| {
                 let mut agg = Aggregate::new(model);
+                let mut block = Block::new(model, BLOCK as usize);
                 let mut ws = model.workspace();
                 let mut values = model.central_values();
                 let mut shocks = vec![0.0; model.shock_len()];
@@ -79,8 +80,9 @@ pub fn run(
                             failed.store(true, Ordering::Relaxed);
                             break;
                         }
-                        agg.add(model, &ws.out);
+                        block.push(&ws.out);
                     }
+                    agg.add_block(model, &mut block);
                     let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
                     progress(finished);
                 }

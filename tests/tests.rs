@@ -5,3 +5,4 @@ mod util;
 mod engine;
 mod properties;
 mod run;
+mod shards;

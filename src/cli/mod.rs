@@ -1,6 +1,8 @@
 //! The command line: argument definitions (clap) and one module per subcommand. This is the
 //! only place that knows about flags and exit codes.
 
+mod merge;
+mod progress;
 mod run;
 mod validate;
 
@@ -31,6 +33,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Project a scenario and write the shortfall tables.
     Run(run::Args),
+    /// Merge the partial results of `run --shard` into the tables of one run.
+    Merge(merge::Args),
 }
 
 /// Overlay fragments shared by every command that reads a scenario.
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(a) => validate::run(&a, &out),
         Command::Run(a) => run::run(&a, &out),
+        Command::Merge(a) => merge::run(&a, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

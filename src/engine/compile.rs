@@ -62,14 +62,16 @@ pub fn compile(s: &Scenario) -> Model {
         }
     }
     let slots = Slots { by_path };
+    let random: std::collections::HashSet<Slot> = inputs.iter().map(|i| i.slot).collect();
+    let any_random = |ps: &[Slot]| ps.iter().any(|s| random.contains(s));
 
     // Mortality schedules: the city's first, then each town override.
-    let mut mortality = vec![compile_mortality(&s.mortality.base, &slots)];
+    let mut mortality = vec![compile_mortality(&s.mortality.base, &slots, &any_random)];
     let mut towns = Vec::new();
     for t in &s.towns {
         let mort_index = match &t.mortality {
             Some(m) => {
-                mortality.push(compile_mortality(m, &slots));
+                mortality.push(compile_mortality(m, &slots, &any_random));
                 mortality.len() - 1
             }
             None => 0,
@@ -99,6 +101,16 @@ pub fn compile(s: &Scenario) -> Model {
                 ProfileModel::Table(Box::new(h))
             }
         };
+        let fertility_random = match &fertility {
+            FertilityModel::Gamma { mean_age, sd_age } => any_random(&[*mean_age, *sd_age]),
+            FertilityModel::Table(_) => false,
+        };
+        let female_share = slots.of(&m.female_share);
+        let profile_random = any_random(&[female_share])
+            || match &profile {
+                ProfileModel::RogersCastro(p) => any_random(p),
+                ProfileModel::Table(_) => false,
+            };
         towns.push(TownModel {
             id: t.id.clone(),
             base,
@@ -110,12 +122,14 @@ pub fn compile(s: &Scenario) -> Model {
             sigma_f: slots.of(&f.sigma_f),
             srb: slots.of(&f.srb),
             fertility,
+            fertility_random,
             k: slots.by_row(&m.k, t0, rows),
             rho: slots.by_row(&m.rho, t0, rows),
             n_fix: slots.by_row(&m.n_fix, t0, rows),
             sigma_m: slots.of(&m.sigma_m),
             profile,
-            female_share: slots.of(&m.female_share),
+            female_share,
+            profile_random,
             streets: (0..rows).map(|r| t.streets_in(t0 + r as i32) as f64).collect(),
         });
     }
@@ -232,7 +246,7 @@ pub fn compile(s: &Scenario) -> Model {
     }
 }
 
-fn compile_mortality(m: &MortalitySchedule, slots: &Slots) -> MortalityModel {
+fn compile_mortality(m: &MortalitySchedule, slots: &Slots, any_random: &dyn Fn(&[Slot]) -> bool) -> MortalityModel {
     let sex = |x: &SexMortality| match x {
         SexMortality::GompertzMakeham { a, b, c, infant, infant_is_probability, .. } => SexMortalityModel::Gm {
             a: slots.of(a),
@@ -247,7 +261,12 @@ fn compile_mortality(m: &MortalitySchedule, slots: &Slots) -> MortalityModel {
             SexMortalityModel::Table(Box::new(t))
         }
     };
-    MortalityModel { sexes: [sex(&m.female), sex(&m.male)] }
+    let sexes = [sex(&m.female), sex(&m.male)];
+    let random = sexes.iter().any(|x| match x {
+        SexMortalityModel::Gm { a, b, c, infant, .. } => any_random(&[*a, *b, *c, *infant]),
+        SexMortalityModel::Table(_) => false,
+    });
+    MortalityModel { sexes, random }
 }
 
 /// Sources before the resources derived from them (validation has ruled out cycles).

@@ -1,6 +1,7 @@
 //! One draw: the cohort-component projection (MODEL §3), demand (§4) and capacity (§5) from
 //! supplied values of every input. Nothing here allocates.
 
+use super::fastmath;
 use super::*;
 use crate::scenario::schedule::{self, FERTILE_MIN, OMEGA, RogersCastro};
 
@@ -20,46 +21,9 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
     let nt = model.towns.len();
     let v = |s: Slot| values[s as usize];
 
-    // Schedules for this draw (cheap: a few hundred exps; recomputed every draw so that
-    // distributions on schedule parameters are honoured).
-    for (j, m) in model.mortality.iter().enumerate() {
-        for sex in 0..2 {
-            match &m.sexes[sex] {
-                SexMortalityModel::Gm { a, b, c, infant, infant_is_probability } => {
-                    let m0 = if *infant_is_probability {
-                        schedule::infant_rate_from_probability(v(*infant))
-                    } else {
-                        v(*infant)
-                    };
-                    ws.m0[j][sex] = schedule::gompertz_makeham(v(*a), v(*b), v(*c), m0);
-                }
-                SexMortalityModel::Table(t) => ws.m0[j][sex] = **t,
-            }
-        }
-    }
+    // Schedules with a random parameter are recomputed; the others were computed once.
+    draw_schedules(model, values, ws, true);
     for (i, t) in model.towns.iter().enumerate() {
-        ws.g[i] = match &t.fertility {
-            FertilityModel::Gamma { mean_age, sd_age } => schedule::gamma_fertility(v(*mean_age), v(*sd_age)),
-            FertilityModel::Table(g) => **g,
-        };
-        let h = match &t.profile {
-            ProfileModel::RogersCastro(p) => schedule::rogers_castro(&RogersCastro {
-                a1: v(p[0]),
-                alpha1: v(p[1]),
-                a2: v(p[2]),
-                alpha2: v(p[3]),
-                mu2: v(p[4]),
-                lambda2: v(p[5]),
-                c0: v(p[6]),
-            })
-            .unwrap_or([0.0; AGES]),
-            ProfileModel::Table(h) => **h,
-        };
-        let fs = v(t.female_share);
-        for x in 0..AGES {
-            ws.h[i][FEMALE][x] = h[x] * fs;
-            ws.h[i][MALE][x] = h[x] * (1.0 - fs);
-        }
         let scale = t.total.map_or(1.0, v);
         for sex in 0..2 {
             for x in 0..AGES {
@@ -82,10 +46,8 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
         let ek = libm::exp(-k);
         for j in 0..model.mortality.len() {
             for sex in 0..2 {
-                for x in 0..AGES {
-                    ws.surv[j][sex][x] = libm::exp(-ws.m0[j][sex][x] * ek);
-                }
-                ws.half0[j][sex] = libm::exp(-0.5 * ws.m0[j][sex][0] * ek);
+                fastmath::survival(&ws.m0[j][sex], ek, &mut ws.surv[j][sex]);
+                ws.half0[j][sex] = fastmath::exp_nonpositive(-0.5 * ws.m0[j][sex][0] * ek);
             }
         }
         let z_city = shocks[SHOCK_MIGRATION_CITY * steps + step];
@@ -94,7 +56,7 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             let half0 = ws.half0[t.mortality];
             let pop = &ws.pop[i];
             let next = &mut ws.next[i];
-            let pop_start: f64 = pop[FEMALE].iter().sum::<f64>() + pop[MALE].iter().sum::<f64>();
+            let pop_start = ws.total[i];
 
             // Intended net migrants N(t) (MODEL §3): arrivals slow in a bad year, never reverse.
             let z_town = shocks[(SHOCK_MIGRATION_TOWN0 + i) * steps + step];
@@ -109,9 +71,7 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
                     n[x + 1] = p[x] * s[x];
                 }
                 n[OMEGA] = p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA];
-                for x in 0..AGES {
-                    deaths += p[x] * (1.0 - s[x]);
-                }
+                deaths += sum_products_complement(p, s);
                 for x in 1..AGES {
                     n[x] = (n[x] + net * h[x]).max(0.0);
                 }
@@ -132,7 +92,7 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             next[MALE][0] = (b_m * half0[MALE] + net * ws.h[i][MALE][0]).max(0.0);
             deaths += b_f * (1.0 - half0[FEMALE]) + b_m * (1.0 - half0[MALE]);
 
-            let pop_end: f64 = next[FEMALE].iter().sum::<f64>() + next[MALE].iter().sum::<f64>();
+            let pop_end = sum4(&next[FEMALE]) + sum4(&next[MALE]);
             let out = &mut ws.out;
             out.births[i * steps + step] = births;
             out.deaths[i * steps + step] = deaths;
@@ -185,22 +145,20 @@ fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
     }
     for i in 0..nt {
         let p = &ws.pop[i];
-        let total: f64 = p[FEMALE].iter().sum::<f64>() + p[MALE].iter().sum::<f64>();
+        let total = sum4(&p[FEMALE]) + sum4(&p[MALE]);
+        ws.total[i] = total;
         out.population[i * rows + row] = total;
         out.population[all * rows + row] += total;
         for sex in 0..2 {
             for (gi, g) in model.groups.iter().enumerate() {
-                let s: f64 = p[sex][g.lo..=g.hi].iter().sum();
+                let s = sum4(&p[sex][g.lo..=g.hi]);
                 out.groups[((i * rows + row) * 2 + sex) * ng + gi] = s;
                 out.groups[((all * rows + row) * 2 + sex) * ng + gi] += s;
             }
         }
         for (bi, &(lo, hi)) in model.bands.iter().enumerate() {
-            ws.band_sum[i * nb + bi] = if bi == 0 {
-                total
-            } else {
-                p[FEMALE][lo..=hi].iter().sum::<f64>() + p[MALE][lo..=hi].iter().sum::<f64>()
-            };
+            ws.band_sum[i * nb + bi] =
+                if bi == 0 { total } else { sum4(&p[FEMALE][lo..=hi]) + sum4(&p[MALE][lo..=hi]) };
         }
     }
     for &r in &model.resource_order {
@@ -233,6 +191,102 @@ fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
         }
         out.demand[(all * nr + r) * rows + row] = sum;
     }
+}
+
+/// Computes the schedules of a draw: all of them (`only_random = false`, once per workspace) or
+/// only those with a random parameter (every draw).
+pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, only_random: bool) {
+    let v = |s: Slot| values[s as usize];
+    for (j, m) in model.mortality.iter().enumerate() {
+        if only_random && !m.random {
+            continue;
+        }
+        for sex in 0..2 {
+            match &m.sexes[sex] {
+                SexMortalityModel::Gm { a, b, c, infant, infant_is_probability } => {
+                    let m0 = if *infant_is_probability {
+                        schedule::infant_rate_from_probability(v(*infant))
+                    } else {
+                        v(*infant)
+                    };
+                    ws.m0[j][sex] = schedule::gompertz_makeham(v(*a), v(*b), v(*c), m0);
+                }
+                SexMortalityModel::Table(t) => ws.m0[j][sex] = **t,
+            }
+        }
+    }
+    for (i, t) in model.towns.iter().enumerate() {
+        if !only_random || t.fertility_random {
+            ws.g[i] = match &t.fertility {
+                FertilityModel::Gamma { mean_age, sd_age } => schedule::gamma_fertility(v(*mean_age), v(*sd_age)),
+                FertilityModel::Table(g) => **g,
+            };
+        }
+        if !only_random || t.profile_random {
+            let h = match &t.profile {
+                ProfileModel::RogersCastro(p) => schedule::rogers_castro(&RogersCastro {
+                    a1: v(p[0]),
+                    alpha1: v(p[1]),
+                    a2: v(p[2]),
+                    alpha2: v(p[3]),
+                    mu2: v(p[4]),
+                    lambda2: v(p[5]),
+                    c0: v(p[6]),
+                })
+                .unwrap_or([0.0; AGES]),
+                ProfileModel::Table(h) => **h,
+            };
+            let fs = v(t.female_share);
+            for x in 0..AGES {
+                ws.h[i][FEMALE][x] = h[x] * fs;
+                ws.h[i][MALE][x] = h[x] * (1.0 - fs);
+            }
+        }
+    }
+}
+
+/// Every schedule at `values` (once per workspace).
+pub(crate) fn fixed_schedules(model: &Model, values: &[f64], ws: &mut Workspace) {
+    draw_schedules(model, values, ws, false);
+}
+
+/// A sum with four accumulators: a fixed order (so deterministic), and four times shorter
+/// dependency chains than a plain left-to-right sum.
+#[inline]
+pub fn sum4(x: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let chunks = x.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        acc[0] += c[0];
+        acc[1] += c[1];
+        acc[2] += c[2];
+        acc[3] += c[3];
+    }
+    let mut tail = 0.0;
+    for v in rest {
+        tail += v;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// `Σ p_x (1 − s_x)`, with four accumulators.
+#[inline]
+fn sum_products_complement(p: &[f64; AGES], s: &[f64; AGES]) -> f64 {
+    let mut acc = [0.0; 4];
+    let mut x = 0;
+    while x + 4 <= AGES {
+        for j in 0..4 {
+            acc[j] += p[x + j] * (1.0 - s[x + j]);
+        }
+        x += 4;
+    }
+    let mut tail = 0.0;
+    while x < AGES {
+        tail += p[x] * (1.0 - s[x]);
+        x += 1;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Whole units: `⌈v·(1 − 10⁻⁹)⌉` (MODEL §4; the tolerance keeps summation-order noise from

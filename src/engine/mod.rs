@@ -9,6 +9,7 @@
 
 mod compile;
 mod draw;
+pub mod fastmath;
 
 pub use compile::compile;
 pub use draw::{NonFinite, ceil_units, opening_row, simulate_draw};
@@ -95,9 +96,12 @@ impl Model {
         self.t0 + row as i32
     }
 
-    /// A fresh workspace for this model.
+    /// A fresh workspace for this model, with the schedules that no draw changes computed once.
+    /// Slots that are not random inputs must hold their central values in every draw.
     pub fn workspace(&self) -> Workspace {
-        Workspace::new(self)
+        let mut ws = Workspace::new(self);
+        draw::fixed_schedules(self, &self.central, &mut ws);
+        ws
     }
 }
 
@@ -152,6 +156,8 @@ pub struct TownModel {
     pub srb: Slot,
     /// Fertility schedule.
     pub fertility: FertilityModel,
+    /// The fertility schedule has a random parameter (recomputed every draw).
+    pub fertility_random: bool,
     /// K in force in the step into each row (`[row]`, row 0 unused).
     pub k: Vec<Slot>,
     /// ρ by row.
@@ -164,6 +170,8 @@ pub struct TownModel {
     pub profile: ProfileModel,
     /// Female share of migrants.
     pub female_share: Slot,
+    /// The migrant profile or the female share is random (recomputed every draw).
+    pub profile_random: bool,
     /// Streets/towns by row.
     pub streets: Vec<f64>,
 }
@@ -173,6 +181,8 @@ pub struct TownModel {
 pub struct MortalityModel {
     /// Per sex.
     pub sexes: [SexMortalityModel; 2],
+    /// Some parameter is random: the schedule is recomputed in every draw.
+    pub random: bool,
 }
 
 /// One sex's base hazards.
@@ -336,6 +346,7 @@ pub struct Workspace {
     pub(crate) next: Vec<[[f64; AGES]; 2]>,
     pub(crate) tfr: Vec<f64>,
     pub(crate) band_sum: Vec<f64>,
+    pub(crate) total: Vec<f64>,
     /// The last draw's results.
     pub out: DrawOutput,
 }
@@ -355,6 +366,7 @@ impl Workspace {
             next: vec![[[0.0; AGES]; 2]; nt],
             tfr: vec![0.0; nt],
             band_sum: vec![0.0; nt * m.bands.len()],
+            total: vec![0.0; nt],
             out: DrawOutput {
                 population: vec![0.0; a * m.rows],
                 groups: vec![0.0; a * m.rows * 2 * m.groups.len()],

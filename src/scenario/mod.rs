@@ -445,6 +445,10 @@ pub struct Scenario {
     /// The files read: the scenario's `extends` chain then the `--with` fragments.
     #[serde(skip)]
     pub files: Vec<PathBuf>,
+    /// SHA-256 of the resolved scenario as read from its files (before any command-line
+    /// `--draws`/`--seed`): its identity in run.json and partial results.
+    #[serde(skip)]
+    pub sha256: String,
 }
 
 /// One row of the provenance table.
@@ -517,6 +521,7 @@ pub fn from_document(doc: &Document) -> Result<Scenario, ScenarioError> {
             diags.sort();
             s.notes = diags.items;
             s.files = doc.chain.clone();
+            s.sha256 = resolved::sha256(&s);
             Ok(s)
         }
         _ => {

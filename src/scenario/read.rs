@@ -641,6 +641,7 @@ pub(super) fn read_scenario(doc: &Document, diags: &mut Diagnostics) -> Option<S
         notes: Vec::new(),
         inputs: std::mem::take(&mut r.inputs),
         files: Vec::new(),
+        sha256: String::new(),
     };
     expand_towns(&mut r, &mut scenario)?;
     Some(scenario)

@@ -61,6 +61,62 @@ impl Aggregate {
         }
     }
 
+    /// Adds the draws collected in a block (the same result as adding them one by one, faster:
+    /// each series' histogram is updated for the whole block while it is in cache).
+    pub fn add_block(&mut self, model: &Model, block: &mut Block) {
+        let n = block.len;
+        if n == 0 {
+            return;
+        }
+        self.draws += n as u64;
+        let mut buf = std::mem::take(&mut block.scratch);
+        for (sketches, data) in [
+            (&mut self.population, &block.population),
+            (&mut self.groups, &block.groups),
+            (&mut self.births, &block.births),
+            (&mut self.deaths, &block.deaths),
+            (&mut self.migration, &block.migration),
+        ] {
+            for (s, sk) in sketches.iter_mut().enumerate() {
+                block.gather(data, s, &mut buf);
+                sk.add_slice(&buf[..n]);
+            }
+        }
+        let rows = model.rows;
+        let series = self.demand.len() / rows;
+        let mut first = std::mem::take(&mut block.first_row);
+        let mut cap = std::mem::take(&mut block.scratch2);
+        for s in 0..series {
+            first[..n].fill(rows);
+            for row in 0..rows {
+                let i = s * rows + row;
+                block.gather(&block.demand, i, &mut buf);
+                block.gather(&block.capacity, i, &mut cap);
+                self.demand[i].add_slice(&buf[..n]);
+                self.capacity[i].add_slice(&cap[..n]);
+                let mut short = 0;
+                for lane in 0..n {
+                    let is_short = buf[lane] > cap[lane];
+                    // Reuse the demand buffer for the gap.
+                    buf[lane] = if is_short { buf[lane] - cap[lane] } else { 0.0 };
+                    short += u64::from(is_short);
+                    if is_short && first[lane] == rows {
+                        first[lane] = row;
+                    }
+                }
+                self.gap[i].add_slice(&buf[..n]);
+                self.shortfall[i] += short;
+            }
+            for &f in &first[..n] {
+                self.first[s * (rows + 1) + f] += 1;
+            }
+        }
+        block.first_row = first;
+        block.scratch = buf;
+        block.scratch2 = cap;
+        block.len = 0;
+    }
+
     /// Adds one draw.
     pub fn add(&mut self, model: &Model, out: &DrawOutput) {
         self.draws += 1;
@@ -147,6 +203,90 @@ impl Aggregate {
         let firsts_ok = self.first.chunks(model.rows + 1).all(|c| c.iter().sum::<u64>() == self.draws);
         let short_ok = self.shortfall.iter().all(|&c| c <= self.draws);
         sketches_ok && firsts_ok && short_ok
+    }
+}
+
+/// Series per tile of a [`Block`]: one cache line of `f64`.
+const TILE: usize = 8;
+
+/// Draws collected for [`Aggregate::add_block`]. Values are stored in tiles of 8 series: a
+/// draw's values are written contiguously (8 series per cache line), and a tile holds every
+/// lane of its 8 series, so both filling and aggregating stream through memory.
+#[derive(Clone, Debug)]
+pub struct Block {
+    lanes: usize,
+    len: usize,
+    population: Vec<f64>,
+    groups: Vec<f64>,
+    demand: Vec<f64>,
+    capacity: Vec<f64>,
+    births: Vec<f64>,
+    deaths: Vec<f64>,
+    migration: Vec<f64>,
+    scratch: Vec<f64>,
+    scratch2: Vec<f64>,
+    first_row: Vec<usize>,
+}
+
+impl Block {
+    /// A block of up to `lanes` draws for `model`.
+    pub fn new(model: &Model, lanes: usize) -> Block {
+        let shape = Aggregate::new(model);
+        let size = |series: usize| series.div_ceil(TILE) * TILE * lanes;
+        Block {
+            lanes,
+            len: 0,
+            population: vec![0.0; size(shape.population.len())],
+            groups: vec![0.0; size(shape.groups.len())],
+            demand: vec![0.0; size(shape.demand.len())],
+            capacity: vec![0.0; size(shape.capacity.len())],
+            births: vec![0.0; size(shape.births.len())],
+            deaths: vec![0.0; size(shape.deaths.len())],
+            migration: vec![0.0; size(shape.migration.len())],
+            scratch: vec![0.0; lanes],
+            scratch2: vec![0.0; lanes],
+            first_row: vec![0; lanes],
+        }
+    }
+
+    /// Whether the block holds `lanes` draws.
+    pub fn is_full(&self) -> bool {
+        self.len == self.lanes
+    }
+
+    /// Copies one draw's output into the next lane.
+    pub fn push(&mut self, out: &DrawOutput) {
+        let (lane, lanes) = (self.len, self.lanes);
+        for (dst, src) in [
+            (&mut self.population, &out.population),
+            (&mut self.groups, &out.groups),
+            (&mut self.demand, &out.demand),
+            (&mut self.capacity, &out.capacity),
+            (&mut self.births, &out.births),
+            (&mut self.deaths, &out.deaths),
+            (&mut self.migration, &out.migration),
+        ] {
+            let full = src.len() / TILE;
+            for t in 0..full {
+                let at = (t * lanes + lane) * TILE;
+                // A constant length, so the copy is inlined (not a call to memmove).
+                dst[at..at + TILE].copy_from_slice(&src[t * TILE..t * TILE + TILE]);
+            }
+            let at = (full * lanes + lane) * TILE;
+            for (k, v) in src[full * TILE..].iter().enumerate() {
+                dst[at + k] = *v;
+            }
+        }
+        self.len += 1;
+    }
+
+    /// The lanes of series `s` into `buf`.
+    fn gather(&self, data: &[f64], s: usize, buf: &mut [f64]) {
+        let (t, k) = (s / TILE, s % TILE);
+        let base = t * self.lanes * TILE + k;
+        for (lane, x) in buf[..self.len].iter_mut().enumerate() {
+            *x = data[base + lane * TILE];
+        }
     }
 }
 
