@@ -100,3 +100,47 @@ pub fn run(
     }
     Ok(total)
 }
+
+/// Bytes a run needs beyond the scenario itself: one block buffer and one aggregate per worker,
+/// plus the merged aggregate (histograms estimated at a few pages per series, generously).
+pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
+    let shape = Aggregate::new(model);
+    let sketches = (shape.population.len()
+        + shape.groups.len()
+        + shape.demand.len() * 3
+        + shape.births.len() * 3) as u64;
+    let per_sketch = std::mem::size_of::<crate::stats::Sketch>() as u64 + 64 * 80;
+    let block = sketches / 3 * 8 * BLOCK + shape.demand.len() as u64 * 8 * BLOCK;
+    let per_worker = sketches * per_sketch + block;
+    per_worker * (threads as u64 + 1)
+}
+
+/// Seconds a run of `draws` is expected to take with `threads` workers, from timing a few
+/// draws now (a rough figure for warnings, never a reason to refuse).
+pub fn estimate_seconds(model: &Model, draws: u64, threads: usize) -> f64 {
+    let probe = draws.min(BLOCK);
+    let started = std::time::Instant::now();
+    let mut agg = Aggregate::new(model);
+    let mut block = Block::new(model, probe.max(1) as usize);
+    let mut ws = model.workspace();
+    let mut values = model.central_values();
+    let mut shocks = vec![0.0; model.shock_len()];
+    for d in 0..probe {
+        engine::sample_draw(model, 0, d, &mut values, &mut shocks);
+        if engine::simulate_draw(model, &values, &shocks, &mut ws).is_err() {
+            return 0.0;
+        }
+        block.push(&ws.out);
+    }
+    agg.add_block(model, &mut block);
+    let per_draw = started.elapsed().as_secs_f64() / probe.max(1) as f64;
+    per_draw * draws as f64 / threads.max(1) as f64
+}
+
+/// Memory available to this process, if the system says (Linux: MemAvailable).
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -68,6 +68,28 @@ pub fn load_with_overrides(
     Ok(s)
 }
 
+/// Refuses a run that cannot fit in memory and warns about one that will take long.
+pub fn check_limits(model: &Model, draws: u64, threads: usize, out: &Out) -> crate::Result<()> {
+    let need = runner::estimate_memory(model, threads);
+    if let Some(have) = runner::available_memory()
+        && need > have
+    {
+        return Err(Error::Input(format!(
+            "this run needs about {} MB of memory but {} MB are available; use fewer --threads or a smaller scenario",
+            need >> 20,
+            have >> 20
+        )));
+    }
+    let seconds = runner::estimate_seconds(model, draws, threads);
+    if seconds > 60.0 {
+        out.note(&format!(
+            "note: {draws} draws will take about {:.0} min on {threads} thread(s); use --shard to spread them over machines",
+            seconds / 60.0
+        ));
+    }
+    Ok(())
+}
+
 /// Runs draws with a progress bar.
 pub fn run_draws(
     model: &Model,
@@ -76,6 +98,7 @@ pub fn run_draws(
     threads: usize,
     out: &Out,
 ) -> crate::Result<Aggregate> {
+    check_limits(model, range.end - range.start, threads, out)?;
     let progress = Progress::new(range.end - range.start, "draws", out.is_quiet());
     let agg = runner::run(model, seed, range, threads, &|done| progress.update(done));
     progress.finish();
