@@ -58,6 +58,44 @@ struct Reader<'a> {
     inputs: Vec<InputRecord>,
     base_year: i32,
     end_year: i32,
+    /// Ids written in the file, whether or not they or their tables validated: a reference to
+    /// a declared id with errors of its own is not reported again (one mistake, one message).
+    declared: Declared,
+}
+
+#[derive(Default)]
+struct Declared {
+    structures: HashSet<String>,
+    towns: HashSet<String>,
+    resources: HashSet<String>,
+}
+
+impl Declared {
+    fn of(root: &Table) -> Declared {
+        let ids = |key: &str| -> HashSet<String> {
+            root.get(key)
+                .and_then(Node::as_table)
+                .map(|t| t.keys().filter(|k| !PROV_KEYS.contains(k)).map(String::from).collect())
+                .unwrap_or_default()
+        };
+        Declared { structures: ids("age_structures"), towns: ids("towns"), resources: ids("resources") }
+    }
+}
+
+/// A sex ratio written as a ratio (1.07) rather than per 100 (107) is the likeliest mistake.
+fn ratio_help(what: &str, found: f64) -> Option<String> {
+    (what.contains("per 100") && (0.5..=2.0).contains(&found))
+        .then(|| format!("this is a number per 100: {} is written {}", dist::fmt_g(found), dist::fmt_g(found * 100.0)))
+}
+
+/// A clip range for people: `[0, 1]`, `≥ 0`, `≤ 4`.
+fn clip_text(lo: f64, hi: f64) -> String {
+    match (lo.is_finite(), hi.is_finite()) {
+        (true, true) => format!("[{}, {}]", dist::fmt_g(lo), dist::fmt_g(hi)),
+        (true, false) => format!("≥ {}", dist::fmt_g(lo)),
+        (false, true) => format!("≤ {}", dist::fmt_g(hi)),
+        (false, false) => "(unbounded)".into(),
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -333,10 +371,10 @@ impl<'a> Reader<'a> {
         self.check_domain(&mut p, node.loc, dom)?;
         let mut shown = p.dist.describe();
         if let Some([lo, hi]) = p.clip {
-            shown.push_str(&format!(" clipped to [{}, {}]", dist::fmt_g(lo), dist::fmt_g(hi)));
+            shown.push_str(&format!(" clipped to {}", clip_text(lo, hi)));
         }
         if let Some(k) = &p.key {
-            shown.push_str(&format!(" key {k}"));
+            shown.push_str(&format!(", key {k}"));
         }
         self.record(path, shown, &prov);
         Some(p)
@@ -404,8 +442,8 @@ impl<'a> Reader<'a> {
                 if v[0] > v[1] {
                     self.err(
                         n.loc,
-                        kind_path,
-                        format!("found [{}, {}], expected [low, high] with low ≤ high", v[0], v[1]),
+                        var_path,
+                        format!("found uniform [{}, {}], expected [low, high] with low ≤ high", v[0], v[1]),
                     );
                     return None;
                 }
@@ -416,9 +454,9 @@ impl<'a> Reader<'a> {
                 if !(v[0] <= v[1] && v[1] <= v[2]) {
                     self.err(
                         n.loc,
-                        kind_path,
+                        var_path,
                         format!(
-                            "found [{}, {}, {}], expected [low, mode, high] with low ≤ mode ≤ high",
+                            "found triangular [{}, {}, {}], expected [low, mode, high] with low ≤ mode ≤ high",
                             v[0], v[1], v[2]
                         ),
                     );
@@ -443,10 +481,15 @@ impl<'a> Reader<'a> {
             } else {
                 dist::fmt_g(c)
             };
-            self.err(loc, &p.path, format!("found {found}, expected {}", dom.what));
+            self.err_help(loc, &p.path, format!("found {found}, expected {}", dom.what), ratio_help(dom.what, c));
             return None;
         }
-        let (lo, hi) = p.support();
+        let (mut lo, hi) = p.support();
+        // A log-normal's infimum 0 is never drawn: its smallest draw is the quantile at the
+        // smallest uniform, which is > 0 unless it underflows. That is what an open bound needs.
+        if matches!(p.dist, Dist::Lognormal { .. }) && p.clip.is_none() {
+            lo = p.dist.quantile(0.0);
+        }
         let lo_bad = if dom.lo_open { lo <= dom.lo } else { lo < dom.lo };
         let hi_bad = hi > dom.hi;
         if lo_bad || hi_bad {
@@ -463,8 +506,9 @@ impl<'a> Reader<'a> {
                 return None;
             }
             let outside = Self::mass_outside(&p.dist, dom.lo, dom.hi);
-            let clip_lo = if lo_bad { dom.lo } else { lo.max(f64::MIN) };
-            let clip_hi = if hi_bad { dom.hi } else { hi.min(f64::MAX) };
+            // The side the domain does not bound stays unbounded (±∞; `null` in the JSON).
+            let clip_lo = if lo_bad { dom.lo } else { lo };
+            let clip_hi = if hi_bad { dom.hi } else { hi };
             p.clip = Some([clip_lo, clip_hi]);
             // Clipping that practically never bites (a normal far from the bound) is not worth a note.
             if outside > 1e-6 {
@@ -603,15 +647,24 @@ impl<'a> Reader<'a> {
 // ---------------------------------------------------------------------------------------------
 
 pub(super) fn read_scenario(doc: &Document, diags: &mut Diagnostics) -> Option<Scenario> {
-    let mut r =
-        Reader { files: &doc.files, diags, prov: Vec::new(), inputs: Vec::new(), base_year: 2020, end_year: 2035 };
+    let mut r = Reader {
+        files: &doc.files,
+        diags,
+        prov: Vec::new(),
+        inputs: Vec::new(),
+        base_year: 2020,
+        end_year: 2035,
+        declared: Declared::of(&doc.root),
+    };
     let root = &doc.root;
     let top = ["name", "description", "settings", "age_structures", "demography", "towns", "resources", "capacity"];
     r.keys(root, "", &top);
     let p = r.table_prov(root, "");
     r.prov.push(p);
 
-    let root_loc = root.entries.first().map_or(Loc::NONE, |e| e.key_loc);
+    // Whole-file problems ("towns: missing") point at the first key, or the file's start.
+    let file_start = if doc.files.files.is_empty() { Loc::NONE } else { Loc { file: 0, start: 0, end: 0 } };
+    let root_loc = root.entries.first().map_or(file_start, |e| e.key_loc);
     let name = r.names(root.get("name"), "name", root_loc);
     let description = root.get("description").and_then(|n| r.string(n, "description"));
     let settings = read_settings(&mut r, root.get("settings"));
@@ -702,7 +755,8 @@ fn read_settings(r: &mut Reader, node: Option<&Node>) -> Option<Settings> {
         }
     }
     s.decision_year = s.base_year + 1;
-    if let Some(n) = t.get("decision_year") {
+    // Checked against the horizon only when the horizon itself is valid (one mistake, one message).
+    if let Some(n) = t.get("decision_year").filter(|_| ok) {
         match r.int(n, "settings.decision_year", s.base_year as i64, s.end_year as i64, "a year within the horizon") {
             Some(v) => s.decision_year = v as i32,
             None => ok = false,
@@ -803,10 +857,12 @@ fn read_age_sex(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option<AgeSe
         let s = s?;
         let sr = r.number(sr_node, &join(path, "sex_ratio"))?;
         if !(50.0..=200.0).contains(&sr) {
-            r.err(
+            let what = "males per 100 females in [50, 200]";
+            r.err_help(
                 sr_node.loc,
                 &join(path, "sex_ratio"),
-                format!("found {sr}, expected males per 100 females in [50, 200]"),
+                format!("found {sr}, expected {what}"),
+                ratio_help(what, sr),
             );
             return None;
         }
@@ -866,10 +922,11 @@ fn read_groups(r: &mut Reader, node: &Node, path: &str) -> Option<Vec<(usize, us
         let (lo, hi) = (lo as usize, hi as usize);
         if lo != next {
             let msg = if lo > next {
+                let missing =
+                    if lo - 1 == next { format!("age {next} is") } else { format!("ages {next}…{} are", lo - 1) };
                 format!(
-                    "group starts at {lo} but the previous ends at {}: ages {next}…{} are missing (groups must be contiguous)",
+                    "group starts at {lo} but the previous group ends at {}: {missing} missing (groups must be contiguous)",
                     next as i64 - 1,
-                    lo - 1
                 )
             } else {
                 format!("group starts at {lo}, overlapping the previous group (which ends at {})", next - 1)
@@ -969,6 +1026,9 @@ struct CityDefaults {
     fert_schedule: Option<FertilitySchedule>,
     mig: HashMap<&'static str, Sched>,
     profile: Option<MigrantProfile>,
+    /// City-wide keys that were written but had errors: towns inheriting them are not told
+    /// they are missing (the error where they are written is the one to fix).
+    invalid: HashSet<&'static str>,
 }
 
 const FERT_KEYS: &[&str] = &["tfr0", "tfr_star", "phi", "sigma_f", "srb", "schedule"];
@@ -1034,12 +1094,21 @@ fn read_city(r: &mut Reader, node: Option<&Node>, loc: Loc) -> Option<CityDefaul
             r.keys(ft, "demography.fertility", FERT_KEYS);
             r.within(ft, "demography.fertility", |r| {
                 for key in FERT_KEYS.iter().filter(|k| **k != "schedule") {
-                    if let Some(Some(p)) = r.opt_param(ft, "demography.fertility", key, fert_domain(key)) {
-                        city.fert.insert(key, p);
+                    match r.opt_param(ft, "demography.fertility", key, fert_domain(key)) {
+                        Some(Some(p)) => {
+                            city.fert.insert(key, p);
+                        }
+                        Some(None) => {}
+                        None => {
+                            city.invalid.insert(key);
+                        }
                     }
                 }
                 if let Some(s) = ft.get("schedule") {
                     city.fert_schedule = read_fert_schedule(r, s, "demography.fertility.schedule");
+                    if city.fert_schedule.is_none() {
+                        city.invalid.insert("schedule");
+                    }
                 }
             });
         }
@@ -1056,14 +1125,16 @@ fn read_city(r: &mut Reader, node: Option<&Node>, loc: Loc) -> Option<CityDefaul
                 for key in MIG_TOWN_KEYS {
                     let Some(n) = mt.get(key) else { continue };
                     let p = join("demography.migration", key);
-                    if *key == "profile" {
+                    let ok = if *key == "profile" {
                         city.profile = read_profile(r, n, &p);
+                        city.profile.is_some()
                     } else if matches!(*key, "k" | "rho" | "n_fix") {
-                        if let Some(s) = r.sched(n, &p, mig_domain(key), r.base_year + 1) {
-                            city.mig.insert(key, s);
-                        }
-                    } else if let Some(pp) = r.param(n, &p, mig_domain(key)) {
-                        city.mig.insert(key, Sched::Const(pp));
+                        r.sched(n, &p, mig_domain(key), r.base_year + 1).map(|s| city.mig.insert(key, s)).is_some()
+                    } else {
+                        r.param(n, &p, mig_domain(key)).map(|pp| city.mig.insert(key, Sched::Const(pp))).is_some()
+                    };
+                    if !ok {
+                        city.invalid.insert(key);
                     }
                 }
             });
@@ -1270,7 +1341,7 @@ fn read_profile(r: &mut Reader, node: &Node, path: &str) -> Option<MigrantProfil
         let mut it = ps.into_iter();
         let mut next = || it.next().flatten();
         let (a1, alpha1, a2, alpha2, mu2, lambda2, c0) = (next(), next(), next(), next(), next(), next(), next());
-        Some(MigrantProfile::RogersCastro {
+        let profile = MigrantProfile::RogersCastro {
             a1: a1?,
             alpha1: alpha1?,
             a2: a2?,
@@ -1278,7 +1349,18 @@ fn read_profile(r: &mut Reader, node: &Node, path: &str) -> Option<MigrantProfil
             mu2: mu2?,
             lambda2: lambda2?,
             c0: c0?,
-        })
+        };
+        // Checked here, where it is written, rather than once per town that inherits it.
+        if central_h(&profile).is_none() {
+            r.err(
+                node.loc,
+                path,
+                "these Rogers–Castro parameters overflow or do not give a positive schedule at ages 0 … 100 \
+                 (is alpha2 · mu2 very large?)",
+            );
+            return None;
+        }
+        Some(profile)
     })
 }
 
@@ -1347,7 +1429,8 @@ fn read_town(
     let mortality = t.get("mortality").and_then(|n| {
         let mp = join(path, "mortality");
         let mt = r.table(n, &mp)?;
-        r.keys(mt, &mp, &["female", "male", "file"]);
+        // delta and sigma_k get their own message below, not "unknown key" as well.
+        r.keys(mt, &mp, &["female", "male", "file", "delta", "sigma_k"]);
         for k in ["delta", "sigma_k"] {
             if let Some(x) = mt.get(k) {
                 r.err(x.loc, &join(&mp, k), format!("{k} is city-wide (MODEL §8.4): set it in [demography.mortality]"));
@@ -1498,6 +1581,7 @@ fn read_population(
                     a.given_as = format!("structure {id}");
                     a
                 }
+                None if r.declared.structures.contains(&id) => return None, // its own errors are reported
                 None => {
                     let help = did_you_mean(&id, structures.keys().map(String::as_str));
                     r.err_help(s.loc, &sp, format!("no age structure `{id}` in [age_structures]"), help);
@@ -1547,7 +1631,7 @@ fn read_town_fertility(
             if let Some(p) = city.fert.get(key) {
                 return Some(p.clone());
             }
-            if default.is_none() {
+            if default.is_none() && !city.invalid.contains(key) {
                 r.err(loc, &join(path, key), format!("missing here and in [demography.fertility]; expected {}", fert_domain(key).what));
             }
             default
@@ -1560,7 +1644,7 @@ fn read_town_fertility(
         let schedule = match tt.get("schedule") {
             Some(n) => read_fert_schedule(r, n, &join(path, "schedule")),
             None => {
-                if city.fert_schedule.is_none() {
+                if city.fert_schedule.is_none() && !city.invalid.contains("schedule") {
                     r.err(loc, &join(path, "schedule"), "missing here and in [demography.fertility]; expected { mean_age, sd_age } or { table = [35 shares] }");
                 }
                 city.fert_schedule.clone()
@@ -1583,9 +1667,15 @@ fn read_town_migration(
     };
     let empty = Table::default();
     let tt = t.unwrap_or(&empty);
-    r.keys(tt, path, MIG_TOWN_KEYS);
+    let mut keys = MIG_TOWN_KEYS.to_vec();
+    keys.push("c"); // reported below with the reason
+    r.keys(tt, path, &keys);
     if let Some(c) = tt.get("c") {
-        let _ = c;
+        r.err(
+            c.loc,
+            &join(path, "c"),
+            "c (the correlation of migration shocks between towns) is city-wide (MODEL §8.4): set it in [demography.migration]",
+        );
     }
     r.within(tt, path, |r| {
         let get = |r: &mut Reader, key: &'static str, default: Option<f64>| -> Option<Sched> {
@@ -1602,6 +1692,7 @@ fn read_town_migration(
             }
             match default {
                 Some(v) => Some(Sched::Const(Param::fixed(join("demography.migration", key), v))),
+                None if city.invalid.contains(key) => None,
                 None => {
                     r.err(loc, &join(path, key), format!("missing here and in [demography.migration]; expected {}", mig_domain(key).what));
                     None
@@ -1616,7 +1707,7 @@ fn read_town_migration(
         let profile = match tt.get("profile") {
             Some(n) => read_profile(r, n, &join(path, "profile")),
             None => {
-                if city.profile.is_none() {
+                if city.profile.is_none() && !city.invalid.contains("profile") {
                     r.err(loc, &join(path, "profile"), "missing here and in [demography.migration]; expected Rogers–Castro parameters or { table = [101 shares] }");
                 }
                 city.profile.clone()
@@ -1687,7 +1778,10 @@ fn read_resources(r: &mut Reader, node: Option<&Node>, loc: Loc, towns: &[String
     let mut bad = HashSet::new();
     for res in &out {
         if let Rule::Derived { of, .. } = &res.rule {
-            if !ids.contains(of) {
+            if !ids.contains(of) && r.declared.resources.contains(of) {
+                // The source resource has errors of its own, reported where it is written.
+                bad.insert(res.id.clone());
+            } else if !ids.contains(of) {
                 let help = did_you_mean(of, ids.iter().map(String::as_str));
                 let n = t.get(&res.id).and_then(|n| n.as_table()).and_then(|x| x.get("of"));
                 r.err_help(
@@ -1791,7 +1885,7 @@ fn read_resource(r: &mut Reader, id: &str, t: &Table, path: &str, loc: Loc, town
                     continue;
                 }
                 let p = join(&tp, &e.key);
-                if !towns.contains(&e.key) {
+                if !towns.contains(&e.key) && !r.declared.towns.contains(&e.key) {
                     let help = did_you_mean(&e.key, towns.iter().map(String::as_str));
                     r.err_help(e.key_loc, &p, format!("no town `{}`", e.key), help);
                     continue;
@@ -1992,11 +2086,13 @@ fn read_capacity(r: &mut Reader, node: Option<&Node>, towns: &[Town], resources:
                     continue;
                 }
                 let tp = join("capacity", &te.key);
-                let Some(ti) = town_ids.iter().position(|x| *x == te.key) else {
+                // Capacity of a town that is unknown, or has errors of its own, is still
+                // checked (its mistakes are independent) but not kept.
+                let ti = town_ids.iter().position(|x| *x == te.key);
+                if ti.is_none() && !r.declared.towns.contains(&te.key) {
                     let help = did_you_mean(&te.key, town_ids.iter().copied());
                     r.err_help(te.key_loc, &tp, format!("no town `{}`", te.key), help);
-                    continue;
-                };
+                }
                 let Some(tt) = r.table(&te.node, &tp) else { continue };
                 r.within(tt, &tp, |r| {
                     for re in &tt.entries {
@@ -2004,17 +2100,19 @@ fn read_capacity(r: &mut Reader, node: Option<&Node>, towns: &[Town], resources:
                             continue;
                         }
                         let rp = join(&tp, &re.key);
-                        let Some(ri) = res_ids.iter().position(|x| *x == re.key) else {
+                        let ri = res_ids.iter().position(|x| *x == re.key);
+                        if ri.is_none() && !r.declared.resources.contains(&re.key) {
                             let help = did_you_mean(&re.key, res_ids.iter().copied());
                             r.err_help(re.key_loc, &rp, format!("no resource `{}`", re.key), help);
-                            continue;
-                        };
+                        }
                         let Some(ct) = r.table(&re.node, &rp) else { continue };
                         r.keys(ct, &rp, &["base", "projects", "closures"]);
                         let c = r.within(ct, &rp, |r| {
                             read_one_capacity(r, ct, &rp, re.node.loc, &te.key, &re.key, &mut total_projects)
                         });
-                        cap[ti * resources.len() + ri] = c;
+                        if let (Some(ti), Some(ri)) = (ti, ri) {
+                            cap[ti * resources.len() + ri] = c;
+                        }
                     }
                 });
             }

@@ -6,7 +6,9 @@
 //! merged over the tree below it. Tables merge key by key; anything else replaces what it
 //! overrides. A table written as a distribution, a step schedule or a `{ value = … }` replaces
 //! the whole variable it overrides, so that overriding a normal with a uniform never leaves a
-//! mix of both.
+//! mix of both. A rate's `factors` table is not one variable but a table of them (each factor
+//! has its own path), so it merges by factor name like any other table: a fragment that names
+//! one factor overrides that factor and keeps the others.
 
 use std::path::{Path, PathBuf};
 
@@ -266,7 +268,12 @@ pub fn parse_toml(text: &str, file: u32, diags: &mut Diagnostics, files: &Source
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let loc = Loc { file, start: span.start as u32, end: span.end as u32 };
-            let msg = e.message().trim().to_string();
+            let mut msg = e.message().trim().to_string();
+            // toml says only "duplicate key"; the span holds the key, so name it.
+            let key = text.get(span.clone()).map(str::trim).unwrap_or("");
+            if msg == "duplicate key" && !key.is_empty() && key.chars().count() <= 64 && !key.contains('\n') {
+                msg = format!("duplicate key `{key}` (a key may be written only once in a table)");
+            }
             diags.push(Diagnostic::error(loc, "", format!("this is not valid TOML: {msg}")).locate(files));
             None
         }
@@ -305,8 +312,8 @@ fn convert_value(v: &toml::Spanned<toml::de::DeValue<'_>>, file: u32) -> Node {
 }
 
 /// Keys whose presence makes a table one whole value (a variable), replaced as a unit by an
-/// overlay rather than merged key by key.
-pub const WHOLE_VALUE_KEYS: &[&str] = &["value", "normal", "uniform", "triangular", "lognormal", "from", "factors"];
+/// overlay rather than merged key by key. (`factors` is absent on purpose: see the module docs.)
+pub const WHOLE_VALUE_KEYS: &[&str] = &["value", "normal", "uniform", "triangular", "lognormal", "from"];
 
 fn is_whole_value(node: &Node) -> bool {
     match &node.value {
@@ -351,9 +358,9 @@ pub struct Document {
 /// Problems are pushed to `diags`; `None` when nothing usable could be read.
 pub fn load_document(path: &Path, with: &[PathBuf], diags: &mut Diagnostics) -> Option<Document> {
     let mut doc = Document::default();
-    let mut root = load_with_extends(path, &mut doc, diags, 0, &mut Vec::new())?;
+    let mut root = load_with_extends(path, None, &mut doc, diags, 0, &mut Vec::new())?;
     for fragment in with {
-        if let Some(t) = load_with_extends(fragment, &mut doc, diags, 0, &mut Vec::new()) {
+        if let Some(t) = load_with_extends(fragment, None, &mut doc, diags, 0, &mut Vec::new()) {
             merge(&mut root, t);
         }
     }
@@ -361,29 +368,34 @@ pub fn load_document(path: &Path, with: &[PathBuf], diags: &mut Diagnostics) -> 
     Some(doc)
 }
 
+/// Reads `path` and, recursively, the files it extends. `named_at` is the `extends` value that
+/// named this file (if any): problems reading the file are reported there, so the message
+/// points at the line to fix rather than at a file that does not exist.
 fn load_with_extends(
     path: &Path,
+    named_at: Option<Loc>,
     doc: &mut Document,
     diags: &mut Diagnostics,
     depth: usize,
     stack: &mut Vec<PathBuf>,
 ) -> Option<Table> {
+    let report = |doc: &Document, diags: &mut Diagnostics, msg: String| match named_at {
+        Some(loc) => diags.push(Diagnostic::error(loc, "extends", msg).locate(&doc.files)),
+        None => diags.push(Diagnostic::file_error(path, msg)),
+    };
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if stack.contains(&canonical) {
-        diags.push(Diagnostic::file_error(
-            path,
-            format!("`extends` makes a cycle: {} extends itself through the chain", path.display()),
-        ));
+        report(doc, diags, format!("`extends` makes a cycle: {} extends itself through the chain", path.display()));
         return None;
     }
     if depth > MAX_EXTENDS_DEPTH {
-        diags.push(Diagnostic::file_error(path, format!("`extends` chain deeper than {MAX_EXTENDS_DEPTH} files")));
+        report(doc, diags, format!("`extends` chain deeper than {MAX_EXTENDS_DEPTH} files"));
         return None;
     }
     let text = match read_text_limited(path, MAX_FILE_BYTES) {
         Ok(t) => t,
         Err(msg) => {
-            diags.push(Diagnostic::file_error(path, msg));
+            report(doc, diags, msg);
             return None;
         }
     };
@@ -396,7 +408,7 @@ fn load_with_extends(
             Value::Str(rel) => {
                 let base_path = doc.files.dir_of(node.loc).join(rel);
                 stack.push(canonical.clone());
-                let base = load_with_extends(&base_path, doc, diags, depth + 1, stack);
+                let base = load_with_extends(&base_path, Some(node.loc), doc, diags, depth + 1, stack);
                 stack.pop();
                 let mut base = base?;
                 merge(&mut base, table);
