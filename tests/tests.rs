@@ -2,5 +2,6 @@
 
 mod util;
 
+mod roundtrip;
 mod run;
 mod validate;

@@ -2323,3 +2323,218 @@ fn expand_towns(r: &mut Reader, s: &mut Scenario) -> Option<()> {
     }
     ok.then_some(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One town, one resource: the smallest scenario the reader accepts. Tests edit it.
+    const MINI: &str = r#"
+name = { en = "Mini" }
+[settings]
+base_year = 2020
+end_year = 2025
+[demography.mortality]
+delta = 0.01
+female = { a = 0.0001, b = 1.5e-5, c = 0.1, infant_rate = 0.002 }
+male = { a = 0.0002, b = 2.5e-5, c = 0.1, infant_rate = 0.0025 }
+[demography.fertility]
+tfr0 = 1.0
+srb = 107
+schedule = { mean_age = 30, sd_age = 5 }
+[demography.migration]
+rho = 0.1
+profile = { a1 = 0.02, alpha1 = 0.1, a2 = 0.06, alpha2 = 0.1, mu2 = 26, lambda2 = 0.4, c0 = 0.001 }
+[towns.t]
+name = { en = "T" }
+streets = 2
+[towns.t.migration]
+k = 1000
+[towns.t.population]
+POPULATION
+[resources.r]
+name = { en = "R" }
+unit = { en = "u" }
+kind = "per_capita"
+RESOURCE
+"#;
+
+    fn read(population: &str, resource: &str) -> Result<Scenario, ScenarioError> {
+        let text = MINI.replace("POPULATION", population).replace("RESOURCE", resource);
+        from_text("mini.toml", &text)
+    }
+
+    fn ok(population: &str, resource: &str) -> Scenario {
+        read(population, resource).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn errors(population: &str, resource: &str) -> String {
+        match read(population, resource) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn notes(s: &Scenario) -> Vec<&Diagnostic> {
+        s.notes.iter().filter(|n| n.severity == Severity::Note).collect()
+    }
+
+    const TWO_GROUPS: &str = "age_groups = [[0, 49], [50, 100]]\n";
+
+    #[test]
+    fn shares_and_a_sex_ratio_split_by_hand() {
+        // total 20500; group 0–49 has 0.6 of it: 12300, of which 100/205 female = 6000 and
+        // 105/205 male = 6300, spread over 50 ages: 120 and 126 per age. Group 50–100 has
+        // 8200: 4000 female and 4200 male over 51 ages.
+        let s = ok(&format!("{TWO_GROUPS}share = [0.6, 0.4]\nsex_ratio = 105\ntotal = 20500"), "");
+        let e = &s.towns[0].expanded;
+        for x in 0..50 {
+            assert!((e.population_female[x] - 120.0).abs() < 1e-9, "{x}");
+            assert!((e.population_male[x] - 126.0).abs() < 1e-9, "{x}");
+        }
+        for x in 50..=100 {
+            assert!((e.population_female[x] - 4000.0 / 51.0).abs() < 1e-9, "{x}");
+            assert!((e.population_male[x] - 4200.0 / 51.0).abs() < 1e-9, "{x}");
+        }
+        // The shape is kept as shares of the whole population, scaled by the total per draw.
+        let p = &s.towns[0].population;
+        assert_eq!(p.total.as_ref().map(Param::central), Some(20500.0));
+        assert!((p.female.iter().chain(&p.male).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(notes(&s).is_empty(), "shares summing to exactly 1 are not noted: {:?}", s.notes);
+    }
+
+    #[test]
+    fn shares_by_sex_inside_the_band_are_renormalised_with_a_note() {
+        // Female 0.3 + 0.2, male 0.3 + 0.195: 0.995 in all, scaled by 1/0.995.
+        let pop = format!("{TWO_GROUPS}female_share = [0.3, 0.2]\nmale_share = [0.3, 0.195]\ntotal = 1000");
+        let s = ok(&pop, "");
+        let e = &s.towns[0].expanded;
+        assert!((e.population_female[0] - 1000.0 * 0.3 / 0.995 / 50.0).abs() < 1e-9);
+        assert!((e.population_male[100] - 1000.0 * 0.195 / 0.995 / 51.0).abs() < 1e-9);
+        let total: f64 = e.population_female.iter().chain(&e.population_male).sum();
+        assert!((total - 1000.0).abs() < 1e-9);
+        let notes = notes(&s);
+        assert_eq!(notes.len(), 1, "{:?}", s.notes);
+        let n = notes[0];
+        assert_eq!(n.path, "towns.t.population.female_share");
+        assert!(n.message.contains("shares summed to 0.995000; renormalised to 1"), "{}", n.message);
+        let text = MINI.replace("POPULATION", &pop);
+        let line = text[..text.find("female_share =").unwrap()].matches('\n').count() + 1;
+        assert_eq!((n.line, n.column), (Some(line), Some(16)), "at the female shares' value");
+    }
+
+    #[test]
+    fn the_share_band_is_0_99_to_1_01() {
+        let with = |f: &str, m: &str| format!("{TWO_GROUPS}female_share = {f}\nmale_share = {m}\ntotal = 1000");
+        assert!(read(&with("[0.3, 0.2]", "[0.3, 0.19]"), "").is_ok(), "0.99 is inside");
+        assert!(read(&with("[0.3, 0.2]", "[0.3, 0.21]"), "").is_ok(), "1.01 is inside");
+        let e = errors(&with("[0.3, 0.2]", "[0.3, 0.189]"), "");
+        assert!(e.contains("towns.t.population.female_share: shares sum to 0.9890"), "{e}");
+        let e = errors(&with("[0.3, 0.2]", "[0.3, 0.211]"), "");
+        assert!(e.contains("shares sum to 1.0110"), "{e}");
+    }
+
+    #[test]
+    fn counts_are_kept_or_scaled_to_a_total() {
+        let counts = format!("{TWO_GROUPS}female = [5000, 2550]\nmale = [5000, 1020]");
+        let s = ok(&counts, "");
+        let e = &s.towns[0].expanded;
+        assert_eq!(e.population_female[0], 100.0);
+        assert_eq!(e.population_female[100], 50.0);
+        assert_eq!(e.population_male[100], 20.0);
+        assert!(s.towns[0].population.total.is_none());
+        // With a total, counts give the shape only: 13570 people scaled to 27140 doubles each age.
+        let s = ok(&format!("{counts}\ntotal = 27140"), "");
+        assert!((s.towns[0].expanded.population_female[0] - 200.0).abs() < 1e-9);
+        assert!((s.towns[0].expanded.population_male[100] - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shares_need_a_total_and_counts_both_sexes() {
+        let e = errors(&format!("{TWO_GROUPS}share = [0.6, 0.4]\nsex_ratio = 105"), "");
+        assert!(e.contains("towns.t.population.total: missing"), "{e}");
+        let e = errors(&format!("{TWO_GROUPS}female = [1, 2]"), "");
+        assert!(e.contains("counts need both `female` and `male`"), "{e}");
+        let e = errors(&format!("{TWO_GROUPS}female = [0, 0]\nmale = [0, 0]"), "");
+        assert!(e.contains("the base population is zero"), "{e}");
+    }
+
+    #[test]
+    fn infant_probability_and_rate_enter_m0() {
+        let s = ok(&format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"), "");
+        // Rates are taken as they are: m0 = 0.002 (female) and 0.0025 (male).
+        assert_eq!(s.towns[0].expanded.m0_female[0], 0.002);
+        assert_eq!(s.towns[0].expanded.m0_male[0], 0.0025);
+        let text = MINI
+            .replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+            .replace("RESOURCE", "")
+            .replace("infant_rate = 0.002 }", "infant_prob = 0.002 }");
+        let s = from_text("mini.toml", &text).unwrap();
+        assert!((s.towns[0].expanded.m0_female[0] - 0.002002002670673079).abs() < 1e-18);
+    }
+
+    #[test]
+    fn distributions_reaching_outside_a_closed_domain_are_clipped_with_a_note() {
+        // rho ~ normal(0.1, 0.1) in [0, 1]: Φ(−1) = 0.158655 of draws fall below 0.
+        let text = MINI
+            .replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+            .replace("RESOURCE", "")
+            .replace("rho = 0.1", "rho = { normal = { mean = 0.1, sd = 0.1 } }");
+        let s = from_text("mini.toml", &text).unwrap();
+        let Sched::Const(rho) = &s.towns[0].migration.rho else { panic!("constant rho") };
+        assert_eq!(rho.clip, Some([0.0, 1.0]));
+        let n = s.notes.iter().find(|n| n.path == "demography.migration.rho").expect("noted");
+        assert!(n.message.contains("(15.87% of draws fall outside)"), "{}", n.message);
+        // k ≥ 0 has no upper bound: the clip stays open above.
+        let s =
+            ok(&format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"), "rate = { normal = { mean = 0.5, sd = 0.01 } }");
+        let PerCapita { rate, .. } = &s.resources[0].rule else { panic!() };
+        assert_eq!(rate[0].1.params()[0].clip, Some([0.0, 1.0]));
+        assert!(notes(&s).is_empty(), "clipping that never bites (50 sd away) is not noted: {:?}", s.notes);
+    }
+
+    use Rule::PerCapita;
+
+    #[test]
+    fn a_lognormal_is_positive_so_it_may_be_a_per() {
+        // Regression: a log-normal's support starts at 0 but never reaches it; `per` > 0 must
+        // accept it.
+        let s = ok(
+            &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"),
+            "per = { lognormal = { mu = 9.5, sigma = 0.1 } }",
+        );
+        let PerCapita { per, .. } = &s.resources[0].rule else { panic!() };
+        assert_eq!(per.params()[0].clip, None);
+        assert!((per.params()[0].sample(0.975) - 16252.408602297875).abs() < 1e-9);
+        // A uniform from 0 does reach 0, and is refused.
+        let e = errors(&format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"), "per = { uniform = [0, 10] }");
+        assert!(e.contains("resources.r.per: uniform(0, 10) can take values outside a number > 0"), "{e}");
+    }
+
+    #[test]
+    fn a_one_sided_clip_is_open_on_the_other_side() {
+        let text = MINI
+            .replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+            .replace("RESOURCE", "")
+            .replace("k = 1000", "k = { normal = { mean = 1000, sd = 600 } }");
+        let s = from_text("mini.toml", &text).unwrap();
+        let Sched::Const(k) = &s.towns[0].migration.k else { panic!() };
+        assert_eq!(k.clip, Some([0.0, f64::INFINITY]));
+        assert_eq!(k.sample(1.0 - 1e-12), Dist::Normal { mean: 1000.0, sd: 600.0 }.quantile(1.0 - 1e-12));
+        let row = s.inputs.iter().find(|i| i.path == "towns.t.migration.k").unwrap();
+        assert_eq!(row.value, "normal(mean 1000, sd 600) clipped to ≥ 0");
+    }
+
+    #[test]
+    fn step_schedules_keep_their_years_and_paths() {
+        let s = ok(
+            &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"),
+            "per_1000 = { from = { 2020 = 40, 2023 = { uniform = [44, 46] } } }",
+        );
+        let PerCapita { per, per_1000, .. } = &s.resources[0].rule else { panic!() };
+        assert!(*per_1000);
+        assert_eq!(per.at(2022).central(), 40.0);
+        assert_eq!(per.at(2023).central(), 45.0);
+        assert_eq!(per.at(2025).path, "resources.r.per_1000.from.2023");
+    }
+}

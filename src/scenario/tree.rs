@@ -490,6 +490,45 @@ mod tests {
     }
 
     #[test]
+    fn factors_merge_by_name() {
+        // Regression: a fragment naming one factor of a rate used to replace the whole rate,
+        // silently dropping the other factors.
+        let mut base = parse("[r]\nrate = { factors = { a = 0.5, b = { uniform = [0.1, 0.2] } } }");
+        let over = parse("[r.rate.factors]\na = 0.4");
+        merge(&mut base, over);
+        let f = base.get("r").unwrap().as_table().unwrap().get("rate").unwrap().as_table().unwrap();
+        let f = f.get("factors").unwrap().as_table().unwrap();
+        assert!(matches!(f.get("a").unwrap().value, Value::Float(x) if x == 0.4));
+        assert!(f.get("b").unwrap().as_table().unwrap().get("uniform").is_some(), "b is kept");
+        // A number still replaces a product of factors whole.
+        let mut base = parse("rate = { factors = { a = 0.5 } }");
+        merge(&mut base, parse("rate = 0.9"));
+        assert!(matches!(base.get("rate").unwrap().value, Value::Float(x) if x == 0.9));
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        let mut d = Diagnostics::default();
+        assert!(parse_document_text("t.toml", "[s]\nseed = 1\nseed = 2\n", &mut d).is_none());
+        assert_eq!(d.items[0].line, Some(3));
+        assert!(d.items[0].message.contains("duplicate key `seed`"), "{}", d.items[0].message);
+    }
+
+    #[test]
+    fn a_missing_extends_file_is_reported_where_it_is_named() {
+        let dir = std::env::temp_dir().join(format!("capsim-tree-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("over.toml");
+        std::fs::write(&file, "# over\nextends = \"missing.toml\"\n").unwrap();
+        let mut d = Diagnostics::default();
+        assert!(load_document(&file, &[], &mut d).is_none());
+        let e = &d.items[0];
+        assert_eq!((e.path.as_str(), e.line, e.column), ("extends", Some(2), Some(11)));
+        assert!(e.message.contains("missing.toml"), "{}", e.message);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn parse_errors_are_located() {
         let mut d = Diagnostics::default();
         assert!(parse_document_text("t.toml", "a = 1\nb = = 2\n", &mut d).is_none());
