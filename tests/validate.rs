@@ -562,6 +562,20 @@ const CASES: &[Case] = &[
     ),
     case("per > 0", &[("per = 19", "per = 0")], "resources.teachers.per", "per = 0", "a number > 0"),
     case(
+        "an explicit clip contains the central value",
+        &[("sigma_m = 0.2", "sigma_m = { value = 0.2, clip = [0.3, 0.5] }")],
+        "demography.migration.sigma_m.clip",
+        "{ value = 0.2, clip = [0.3, 0.5] }",
+        "lies outside the clip",
+    ),
+    case(
+        "street counts are whole numbers",
+        &[("streets = 3\n", "streets = 3.0\n")],
+        "towns.beta.streets",
+        "3.0",
+        "found 3.0, expected a whole number",
+    ),
+    case(
         "the migration correlation is city-wide",
         &[("k = { normal", "c = 0.3\nk = { normal")],
         "towns.alpha.migration.c",

@@ -359,6 +359,23 @@ impl<'a> Reader<'a> {
                 return None;
             }
         };
+        if let Some([lo, hi]) = clip {
+            let c = dist.central();
+            if !(lo..=hi).contains(&c) {
+                self.err(
+                    node.loc,
+                    &join(path, "clip"),
+                    format!(
+                        "the central value {} of {} lies outside the clip [{}, {}], which would move it",
+                        dist::fmt_g(c),
+                        dist.describe(),
+                        dist::fmt_g(lo),
+                        dist::fmt_g(hi)
+                    ),
+                );
+                return None;
+            }
+        }
         let mut p = Param {
             path: path.to_string(),
             dist,
@@ -888,6 +905,16 @@ fn read_age_sex(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option<AgeSe
     Some(AgeSex { female: f.to_vec(), male: m.to_vec(), shares, given_as: given_as.into(), source: prov.source })
 }
 
+/// The open age group's hazard must be positive: with none, nobody ever dies at 100+ and life
+/// expectancy is infinite (MODEL §3: `L_ω = l_ω/m_ω`).
+fn check_open_hazard(r: &mut Reader, m_open: f64, loc: Loc, path: &str) -> bool {
+    if m_open > 0.0 {
+        return true;
+    }
+    r.err(loc, path, format!("found {m_open} for ages 100+, expected a hazard > 0 for the open age group"));
+    false
+}
+
 /// Shares must sum to 1 within 0.99–1.01; inside that band they are renormalised (noted).
 fn check_share_sum(r: &mut Reader, sum: f64, loc: Loc, path: &str) -> Option<f64> {
     if !(0.99..=1.01).contains(&sum) {
@@ -1154,6 +1181,9 @@ fn read_mortality_schedule(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> O
         let rel = r.string(f, &fp)?;
         let file_path = r.files.dir_of(f.loc).join(&rel);
         let (female, male) = read_age_csv(r, &file_path, f.loc, &fp)?;
+        if !check_open_hazard(r, female[OMEGA], f.loc, &fp) || !check_open_hazard(r, male[OMEGA], f.loc, &fp) {
+            return None;
+        }
         let prov = r.prov();
         r.record(&fp, format!("hazards by single age from {rel}"), &prov);
         return Some(MortalitySchedule {
@@ -1187,12 +1217,28 @@ fn read_sex_mortality(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option
                 r.err(n.loc, &join(path, k), "cannot be combined with `table`");
             }
         }
-        let mut rates = r.numbers(tn, &join(path, "table"), Some(AGES), true)?;
-        if let Some(Some(p)) = r.opt_param(t, path, "infant_prob", INFANT_PROB) {
-            rates[0] = schedule::infant_rate_from_probability(p.central());
+        let tp = join(path, "table");
+        let mut rates = r.numbers(tn, &tp, Some(AGES), true)?;
+        if !check_open_hazard(r, rates[OMEGA], tn.loc, &tp) {
+            return None;
         }
-        if let Some(Some(p)) = r.opt_param(t, path, "infant_rate", NONNEG) {
-            rates[0] = p.central();
+        if let (Some(_), Some(n)) = (t.get("infant_prob"), t.get("infant_rate")) {
+            r.err(n.loc, &join(path, "infant_rate"), "give infant_prob or infant_rate, not both");
+            return None;
+        }
+        // A table is one fixed schedule: a distribution for its infant value would silently be
+        // its central value, so it is refused.
+        let infant = match (t.get("infant_prob"), t.get("infant_rate")) {
+            (Some(n), _) => Some((r.param(n, &join(path, "infant_prob"), INFANT_PROB)?, true)),
+            (None, Some(n)) => Some((r.param(n, &join(path, "infant_rate"), NONNEG)?, false)),
+            (None, None) => None,
+        };
+        if let Some((p, is_prob)) = infant {
+            if p.is_random() {
+                r.err(p.loc, &p.path, "with a mortality table the infant value must be a fixed number (put mortality uncertainty in delta and sigma_k)");
+                return None;
+            }
+            rates[0] = if is_prob { schedule::infant_rate_from_probability(p.central()) } else { p.central() };
         }
         let prov = r.prov();
         r.record(&join(path, "table"), "hazards for ages 0 … 100+".into(), &prov);
@@ -2523,6 +2569,30 @@ RESOURCE
         assert_eq!(k.sample(1.0 - 1e-12), Dist::Normal { mean: 1000.0, sd: 600.0 }.quantile(1.0 - 1e-12));
         let row = s.inputs.iter().find(|i| i.path == "towns.t.migration.k").unwrap();
         assert_eq!(row.value, "normal(mean 1000, sd 600) clipped to ≥ 0");
+    }
+
+    #[test]
+    fn mortality_tables_need_a_hazard_for_100_plus_and_a_fixed_infant_value() {
+        let table = |last: &str, infant: &str| {
+            let mut rates = vec!["0.01"; AGES - 1];
+            rates.push(last);
+            MINI.replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+                .replace("RESOURCE", "")
+                .replace(
+                    "female = { a = 0.0001, b = 1.5e-5, c = 0.1, infant_rate = 0.002 }",
+                    &format!("female = {{ table = [{}]{infant} }}", rates.join(", ")),
+                )
+        };
+        let s = from_text("mini.toml", &table("0.5", ", infant_prob = 0.002")).unwrap();
+        let m0 = &s.towns[0].expanded.m0_female;
+        assert!((m0[0] - 0.002002002670673079).abs() < 1e-18, "q0 → −ln(1 − q0)");
+        assert_eq!((m0[1], m0[100]), (0.01, 0.5));
+        let e = from_text("mini.toml", &table("0", "")).unwrap_err().to_string();
+        assert!(e.contains("demography.mortality.female.table: found 0 for ages 100+"), "{e}");
+        let e = from_text("mini.toml", &table("0.5", ", infant_prob = { uniform = [0.001, 0.003] }")).unwrap_err();
+        assert!(e.to_string().contains("infant value must be a fixed number"), "{e}");
+        let e = from_text("mini.toml", &table("0.5", ", infant_prob = 0.002, infant_rate = 0.002")).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 
     #[test]

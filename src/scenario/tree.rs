@@ -169,7 +169,9 @@ fn format_float(f: f64) -> String {
     } else if f.is_infinite() {
         if f > 0.0 { "inf".into() } else { "-inf".into() }
     } else {
-        format!("{f}")
+        // Debug keeps a float looking like one ("3.0", not "3"), so "expected a whole number"
+        // makes sense next to it.
+        format!("{f:?}")
     }
 }
 
