@@ -469,6 +469,16 @@ const CASES: &[Case] = &[
             "no age structure `flta`",
         )
     },
+    Case {
+        errors: 2, // `share` and `sex_ratio` both sit beside the shares by sex
+        ..case(
+            "population forms are not mixed",
+            &[("share = [0.6, 0.4]\n", "share = [0.6, 0.4]\nfemale_share = [0.3, 0.2]\nmale_share = [0.3, 0.2]\n")],
+            "age_structures.flat.share",
+            "[0.6, 0.4]",
+            "cannot be combined with shares by sex",
+        )
+    },
     case(
         "shares need a total",
         &[("total = 80000\n", "")],

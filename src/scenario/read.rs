@@ -853,6 +853,12 @@ fn read_age_sex(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option<AgeSe
         };
         (f?, m?, false, "counts")
     } else if has("female_share") || has("male_share") {
+        // Otherwise `share` would be silently ignored.
+        for k in ["share", "sex_ratio"] {
+            if let Some(nd) = t.get(k) {
+                r.err(nd.loc, &join(path, k), "cannot be combined with shares by sex (female_share, male_share)");
+            }
+        }
         let (f, m) = (arr(r, "female_share"), arr(r, "male_share"));
         let (Some((f, floc)), Some((m, _))) = (f, m) else {
             r.err(loc, path, "shares by sex need both `female_share` and `male_share`");
