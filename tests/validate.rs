@@ -259,6 +259,13 @@ const CASES: &[Case] = &[
         "age 15 is missing",
     ),
     case(
+        "age groups start at 0",
+        &[("[[0, 14], [15, 64], [65, 100]]", "[[1, 14], [15, 64], [65, 100]]")],
+        "towns.alpha.population.age_groups[0]",
+        "[1, 14]",
+        "the first group starts at 1, expected 0: age 0 is missing",
+    ),
+    case(
         "age groups do not overlap",
         &[("[[0, 14], [15, 64], [65, 100]]", "[[0, 14], [10, 64], [65, 100]]")],
         "towns.alpha.population.age_groups[1]",

@@ -957,10 +957,14 @@ fn read_groups(r: &mut Reader, node: &Node, path: &str) -> Option<Vec<(usize, us
             let msg = if lo > next {
                 let missing =
                     if lo - 1 == next { format!("age {next} is") } else { format!("ages {next}…{} are", lo - 1) };
-                format!(
-                    "group starts at {lo} but the previous group ends at {}: {missing} missing (groups must be contiguous)",
-                    next as i64 - 1,
-                )
+                if next == 0 {
+                    format!("the first group starts at {lo}, expected 0: {missing} missing")
+                } else {
+                    format!(
+                        "group starts at {lo} but the previous group ends at {}: {missing} missing (groups must be contiguous)",
+                        next - 1,
+                    )
+                }
             } else {
                 format!("group starts at {lo}, overlapping the previous group (which ends at {})", next - 1)
             };
