@@ -693,8 +693,7 @@ fn every_broken_scenario_is_reported_with_its_path_and_place() {
             } else if !msg.contains(c.message) {
                 Some(format!("message lacks `{}`", c.message))
             } else if let Some(h) = c.help
-                && !stderr.contains(&format!("help: {h}"))
-                && !stderr.contains(h)
+                && !stderr.lines().any(|l| l.starts_with("  help: ") && l.contains(h))
             {
                 Some(format!("no suggestion `{h}`"))
             } else if error_count(&stderr) != c.errors {
