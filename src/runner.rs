@@ -105,10 +105,8 @@ pub fn run(
 /// plus the merged aggregate (histograms estimated at a few pages per series, generously).
 pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
     let shape = Aggregate::new(model);
-    let sketches = (shape.population.len()
-        + shape.groups.len()
-        + shape.demand.len() * 3
-        + shape.births.len() * 3) as u64;
+    let sketches =
+        (shape.population.len() + shape.groups.len() + shape.demand.len() * 3 + shape.births.len() * 3) as u64;
     let per_sketch = std::mem::size_of::<crate::stats::Sketch>() as u64 + 64 * 80;
     let block = sketches / 3 * 8 * BLOCK + shape.demand.len() as u64 * 8 * BLOCK;
     let per_worker = sketches * per_sketch + block;

@@ -41,12 +41,15 @@ fn one_hot(n: usize, at: usize) -> String {
     (0..n).map(|i| if i == at { "1" } else { "0" }).collect::<Vec<_>>().join(", ")
 }
 
-fn table(n: usize, v: f64) -> String {
-    vec![format!("{v}"); n].join(", ")
-}
-
+/// A constant hazard at every age; the open group 100+ needs a positive hazard, so a zero
+/// table gets 1 there (nobody in these tests reaches 100).
 fn mort_table(m: f64) -> String {
-    format!("female = {{ table = [{t}] }}\nmale = {{ table = [{t}] }}", t = table(101, m))
+    let mut v = vec![format!("{m}"); 101];
+    if m == 0.0 {
+        v[100] = "1".into();
+    }
+    let t = v.join(", ");
+    format!("female = {{ table = [{t}] }}\nmale = {{ table = [{t}] }}")
 }
 
 fn fert_at_30() -> String {

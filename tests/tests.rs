@@ -4,5 +4,7 @@ mod util;
 
 mod engine;
 mod properties;
+mod roundtrip;
 mod run;
 mod shards;
+mod validate;

@@ -359,6 +359,42 @@ mod tests {
     }
 
     #[test]
+    fn quantiles_of_each_kind_by_hand() {
+        let z975 = 1.959963984540054;
+        assert!((Dist::Normal { mean: 10.0, sd: 2.0 }.quantile(0.975) - (10.0 + 2.0 * z975)).abs() < 1e-12);
+        assert_eq!(Dist::Uniform { low: 10000.0, high: 20000.0 }.quantile(0.25), 12500.0);
+        // Log-normal: e^{mu + sigma·z}; mu 9.5, sigma 0.1 at 0.975 → 16252.408602297875.
+        assert!((Dist::Lognormal { mu: 9.5, sigma: 0.1 }.quantile(0.975) - 16252.408602297875).abs() < 1e-9);
+        assert_eq!(Dist::Fixed(3.0).quantile(0.9), 3.0);
+        // A degenerate triangular is its mode.
+        assert_eq!(Dist::Triangular { low: 1.0, mode: 1.0, high: 1.0 }.quantile(0.3), 1.0);
+    }
+
+    #[test]
+    fn zero_spread_is_not_random() {
+        assert!(!Dist::Normal { mean: 1.0, sd: 0.0 }.is_random());
+        assert!(!Dist::Uniform { low: 2.0, high: 2.0 }.is_random());
+        assert!(!Dist::Lognormal { mu: 0.0, sigma: 0.0 }.is_random());
+        assert!(Dist::Triangular { low: 0.0, mode: 0.0, high: 1.0 }.is_random());
+        assert_eq!(Dist::Lognormal { mu: 0.0, sigma: 0.0 }.support(), (1.0, 1.0));
+        assert_eq!(Dist::Normal { mean: 1.0, sd: 1.0 }.support(), (f64::NEG_INFINITY, f64::INFINITY));
+        // A clip to one point makes a random distribution fixed.
+        let mut p = Param::fixed("x", 0.0);
+        p.dist = Dist::Uniform { low: 0.0, high: 1.0 };
+        p.clip = Some([0.5, 0.5]);
+        assert!(!p.is_random());
+    }
+
+    #[test]
+    fn numbers_print_compactly() {
+        assert_eq!(fmt_g(107.0), "107");
+        assert_eq!(fmt_g(0.0023), "0.0023");
+        assert_eq!(fmt_g(2.5e-5), "0.000025");
+        assert_eq!(fmt_g(-1.5), "-1.5");
+        assert_eq!(fmt_g(f64::INFINITY), "inf");
+    }
+
+    #[test]
     fn clip_bounds_samples_and_central() {
         let mut p = Param::fixed("x", 0.0);
         p.dist = Dist::Normal { mean: 0.9, sd: 1.0 };

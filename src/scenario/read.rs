@@ -58,6 +58,44 @@ struct Reader<'a> {
     inputs: Vec<InputRecord>,
     base_year: i32,
     end_year: i32,
+    /// Ids written in the file, whether or not they or their tables validated: a reference to
+    /// a declared id with errors of its own is not reported again (one mistake, one message).
+    declared: Declared,
+}
+
+#[derive(Default)]
+struct Declared {
+    structures: HashSet<String>,
+    towns: HashSet<String>,
+    resources: HashSet<String>,
+}
+
+impl Declared {
+    fn of(root: &Table) -> Declared {
+        let ids = |key: &str| -> HashSet<String> {
+            root.get(key)
+                .and_then(Node::as_table)
+                .map(|t| t.keys().filter(|k| !PROV_KEYS.contains(k)).map(String::from).collect())
+                .unwrap_or_default()
+        };
+        Declared { structures: ids("age_structures"), towns: ids("towns"), resources: ids("resources") }
+    }
+}
+
+/// A sex ratio written as a ratio (1.07) rather than per 100 (107) is the likeliest mistake.
+fn ratio_help(what: &str, found: f64) -> Option<String> {
+    (what.contains("per 100") && (0.5..=2.0).contains(&found))
+        .then(|| format!("this is a number per 100: {} is written {}", dist::fmt_g(found), dist::fmt_g(found * 100.0)))
+}
+
+/// A clip range for people: `[0, 1]`, `≥ 0`, `≤ 4`.
+fn clip_text(lo: f64, hi: f64) -> String {
+    match (lo.is_finite(), hi.is_finite()) {
+        (true, true) => format!("[{}, {}]", dist::fmt_g(lo), dist::fmt_g(hi)),
+        (true, false) => format!("≥ {}", dist::fmt_g(lo)),
+        (false, true) => format!("≤ {}", dist::fmt_g(hi)),
+        (false, false) => "(unbounded)".into(),
+    }
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -321,6 +359,23 @@ impl<'a> Reader<'a> {
                 return None;
             }
         };
+        if let Some([lo, hi]) = clip {
+            let c = dist.central();
+            if !(lo..=hi).contains(&c) {
+                self.err(
+                    node.loc,
+                    &join(path, "clip"),
+                    format!(
+                        "the central value {} of {} lies outside the clip [{}, {}], which would move it",
+                        dist::fmt_g(c),
+                        dist.describe(),
+                        dist::fmt_g(lo),
+                        dist::fmt_g(hi)
+                    ),
+                );
+                return None;
+            }
+        }
         let mut p = Param {
             path: path.to_string(),
             dist,
@@ -333,10 +388,10 @@ impl<'a> Reader<'a> {
         self.check_domain(&mut p, node.loc, dom)?;
         let mut shown = p.dist.describe();
         if let Some([lo, hi]) = p.clip {
-            shown.push_str(&format!(" clipped to [{}, {}]", dist::fmt_g(lo), dist::fmt_g(hi)));
+            shown.push_str(&format!(" clipped to {}", clip_text(lo, hi)));
         }
         if let Some(k) = &p.key {
-            shown.push_str(&format!(" key {k}"));
+            shown.push_str(&format!(", key {k}"));
         }
         self.record(path, shown, &prov);
         Some(p)
@@ -404,8 +459,8 @@ impl<'a> Reader<'a> {
                 if v[0] > v[1] {
                     self.err(
                         n.loc,
-                        kind_path,
-                        format!("found [{}, {}], expected [low, high] with low ≤ high", v[0], v[1]),
+                        var_path,
+                        format!("found uniform [{}, {}], expected [low, high] with low ≤ high", v[0], v[1]),
                     );
                     return None;
                 }
@@ -416,9 +471,9 @@ impl<'a> Reader<'a> {
                 if !(v[0] <= v[1] && v[1] <= v[2]) {
                     self.err(
                         n.loc,
-                        kind_path,
+                        var_path,
                         format!(
-                            "found [{}, {}, {}], expected [low, mode, high] with low ≤ mode ≤ high",
+                            "found triangular [{}, {}, {}], expected [low, mode, high] with low ≤ mode ≤ high",
                             v[0], v[1], v[2]
                         ),
                     );
@@ -443,10 +498,15 @@ impl<'a> Reader<'a> {
             } else {
                 dist::fmt_g(c)
             };
-            self.err(loc, &p.path, format!("found {found}, expected {}", dom.what));
+            self.err_help(loc, &p.path, format!("found {found}, expected {}", dom.what), ratio_help(dom.what, c));
             return None;
         }
-        let (lo, hi) = p.support();
+        let (mut lo, hi) = p.support();
+        // A log-normal's infimum 0 is never drawn: its smallest draw is the quantile at the
+        // smallest uniform, which is > 0 unless it underflows. That is what an open bound needs.
+        if matches!(p.dist, Dist::Lognormal { .. }) && p.clip.is_none() {
+            lo = p.dist.quantile(0.0);
+        }
         let lo_bad = if dom.lo_open { lo <= dom.lo } else { lo < dom.lo };
         let hi_bad = hi > dom.hi;
         if lo_bad || hi_bad {
@@ -463,8 +523,9 @@ impl<'a> Reader<'a> {
                 return None;
             }
             let outside = Self::mass_outside(&p.dist, dom.lo, dom.hi);
-            let clip_lo = if lo_bad { dom.lo } else { lo.max(f64::MIN) };
-            let clip_hi = if hi_bad { dom.hi } else { hi.min(f64::MAX) };
+            // The side the domain does not bound stays unbounded (±∞; `null` in the JSON).
+            let clip_lo = if lo_bad { dom.lo } else { lo };
+            let clip_hi = if hi_bad { dom.hi } else { hi };
             p.clip = Some([clip_lo, clip_hi]);
             // Clipping that practically never bites (a normal far from the bound) is not worth a note.
             if outside > 1e-6 {
@@ -603,15 +664,24 @@ impl<'a> Reader<'a> {
 // ---------------------------------------------------------------------------------------------
 
 pub(super) fn read_scenario(doc: &Document, diags: &mut Diagnostics) -> Option<Scenario> {
-    let mut r =
-        Reader { files: &doc.files, diags, prov: Vec::new(), inputs: Vec::new(), base_year: 2020, end_year: 2035 };
+    let mut r = Reader {
+        files: &doc.files,
+        diags,
+        prov: Vec::new(),
+        inputs: Vec::new(),
+        base_year: 2020,
+        end_year: 2035,
+        declared: Declared::of(&doc.root),
+    };
     let root = &doc.root;
     let top = ["name", "description", "settings", "age_structures", "demography", "towns", "resources", "capacity"];
     r.keys(root, "", &top);
     let p = r.table_prov(root, "");
     r.prov.push(p);
 
-    let root_loc = root.entries.first().map_or(Loc::NONE, |e| e.key_loc);
+    // Whole-file problems ("towns: missing") point at the first key, or the file's start.
+    let file_start = if doc.files.files.is_empty() { Loc::NONE } else { Loc { file: 0, start: 0, end: 0 } };
+    let root_loc = root.entries.first().map_or(file_start, |e| e.key_loc);
     let name = r.names(root.get("name"), "name", root_loc);
     let description = root.get("description").and_then(|n| r.string(n, "description"));
     let settings = read_settings(&mut r, root.get("settings"));
@@ -703,7 +773,8 @@ fn read_settings(r: &mut Reader, node: Option<&Node>) -> Option<Settings> {
         }
     }
     s.decision_year = s.base_year + 1;
-    if let Some(n) = t.get("decision_year") {
+    // Checked against the horizon only when the horizon itself is valid (one mistake, one message).
+    if let Some(n) = t.get("decision_year").filter(|_| ok) {
         match r.int(n, "settings.decision_year", s.base_year as i64, s.end_year as i64, "a year within the horizon") {
             Some(v) => s.decision_year = v as i32,
             None => ok = false,
@@ -783,6 +854,12 @@ fn read_age_sex(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option<AgeSe
         };
         (f?, m?, false, "counts")
     } else if has("female_share") || has("male_share") {
+        // Otherwise `share` would be silently ignored.
+        for k in ["share", "sex_ratio"] {
+            if let Some(nd) = t.get(k) {
+                r.err(nd.loc, &join(path, k), "cannot be combined with shares by sex (female_share, male_share)");
+            }
+        }
         let (f, m) = (arr(r, "female_share"), arr(r, "male_share"));
         let (Some((f, floc)), Some((m, _))) = (f, m) else {
             r.err(loc, path, "shares by sex need both `female_share` and `male_share`");
@@ -804,10 +881,12 @@ fn read_age_sex(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option<AgeSe
         let s = s?;
         let sr = r.number(sr_node, &join(path, "sex_ratio"))?;
         if !(50.0..=200.0).contains(&sr) {
-            r.err(
+            let what = "males per 100 females in [50, 200]";
+            r.err_help(
                 sr_node.loc,
                 &join(path, "sex_ratio"),
-                format!("found {sr}, expected males per 100 females in [50, 200]"),
+                format!("found {sr}, expected {what}"),
+                ratio_help(what, sr),
             );
             return None;
         }
@@ -831,6 +910,16 @@ fn read_age_sex(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option<AgeSe
     let m = schedule::expand_groups(&groups, &male);
     r.record(path, format!("{} age groups, {given_as}", groups.len()), &prov);
     Some(AgeSex { female: f.to_vec(), male: m.to_vec(), shares, given_as: given_as.into(), source: prov.source })
+}
+
+/// The open age group's hazard must be positive: with none, nobody ever dies at 100+ and life
+/// expectancy is infinite (MODEL §3: `L_ω = l_ω/m_ω`).
+fn check_open_hazard(r: &mut Reader, m_open: f64, loc: Loc, path: &str) -> bool {
+    if m_open > 0.0 {
+        return true;
+    }
+    r.err(loc, path, format!("found {m_open} for ages 100+, expected a hazard > 0 for the open age group"));
+    false
 }
 
 /// Shares must sum to 1 within 0.99–1.01; inside that band they are renormalised (noted).
@@ -867,11 +956,16 @@ fn read_groups(r: &mut Reader, node: &Node, path: &str) -> Option<Vec<(usize, us
         let (lo, hi) = (lo as usize, hi as usize);
         if lo != next {
             let msg = if lo > next {
-                format!(
-                    "group starts at {lo} but the previous ends at {}: ages {next}…{} are missing (groups must be contiguous)",
-                    next as i64 - 1,
-                    lo - 1
-                )
+                let missing =
+                    if lo - 1 == next { format!("age {next} is") } else { format!("ages {next}…{} are", lo - 1) };
+                if next == 0 {
+                    format!("the first group starts at {lo}, expected 0: {missing} missing")
+                } else {
+                    format!(
+                        "group starts at {lo} but the previous group ends at {}: {missing} missing (groups must be contiguous)",
+                        next - 1,
+                    )
+                }
             } else {
                 format!("group starts at {lo}, overlapping the previous group (which ends at {})", next - 1)
             };
@@ -970,6 +1064,9 @@ struct CityDefaults {
     fert_schedule: Option<FertilitySchedule>,
     mig: HashMap<&'static str, Sched>,
     profile: Option<MigrantProfile>,
+    /// City-wide keys that were written but had errors: towns inheriting them are not told
+    /// they are missing (the error where they are written is the one to fix).
+    invalid: HashSet<&'static str>,
 }
 
 const FERT_KEYS: &[&str] = &["tfr0", "tfr_star", "phi", "sigma_f", "srb", "schedule"];
@@ -1035,12 +1132,21 @@ fn read_city(r: &mut Reader, node: Option<&Node>, loc: Loc) -> Option<CityDefaul
             r.keys(ft, "demography.fertility", FERT_KEYS);
             r.within(ft, "demography.fertility", |r| {
                 for key in FERT_KEYS.iter().filter(|k| **k != "schedule") {
-                    if let Some(Some(p)) = r.opt_param(ft, "demography.fertility", key, fert_domain(key)) {
-                        city.fert.insert(key, p);
+                    match r.opt_param(ft, "demography.fertility", key, fert_domain(key)) {
+                        Some(Some(p)) => {
+                            city.fert.insert(key, p);
+                        }
+                        Some(None) => {}
+                        None => {
+                            city.invalid.insert(key);
+                        }
                     }
                 }
                 if let Some(s) = ft.get("schedule") {
                     city.fert_schedule = read_fert_schedule(r, s, "demography.fertility.schedule");
+                    if city.fert_schedule.is_none() {
+                        city.invalid.insert("schedule");
+                    }
                 }
             });
         }
@@ -1057,14 +1163,16 @@ fn read_city(r: &mut Reader, node: Option<&Node>, loc: Loc) -> Option<CityDefaul
                 for key in MIG_TOWN_KEYS {
                     let Some(n) = mt.get(key) else { continue };
                     let p = join("demography.migration", key);
-                    if *key == "profile" {
+                    let ok = if *key == "profile" {
                         city.profile = read_profile(r, n, &p);
+                        city.profile.is_some()
                     } else if matches!(*key, "k" | "rho" | "n_fix") {
-                        if let Some(s) = r.sched(n, &p, mig_domain(key), r.base_year + 1) {
-                            city.mig.insert(key, s);
-                        }
-                    } else if let Some(pp) = r.param(n, &p, mig_domain(key)) {
-                        city.mig.insert(key, Sched::Const(pp));
+                        r.sched(n, &p, mig_domain(key), r.base_year + 1).map(|s| city.mig.insert(key, s)).is_some()
+                    } else {
+                        r.param(n, &p, mig_domain(key)).map(|pp| city.mig.insert(key, Sched::Const(pp))).is_some()
+                    };
+                    if !ok {
+                        city.invalid.insert(key);
                     }
                 }
             });
@@ -1084,6 +1192,9 @@ fn read_mortality_schedule(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> O
         let rel = r.string(f, &fp)?;
         let file_path = r.files.dir_of(f.loc).join(&rel);
         let (female, male) = read_age_csv(r, &file_path, f.loc, &fp)?;
+        if !check_open_hazard(r, female[OMEGA], f.loc, &fp) || !check_open_hazard(r, male[OMEGA], f.loc, &fp) {
+            return None;
+        }
         let prov = r.prov();
         r.record(&fp, format!("hazards by single age from {rel}"), &prov);
         return Some(MortalitySchedule {
@@ -1117,12 +1228,28 @@ fn read_sex_mortality(r: &mut Reader, t: &Table, path: &str, loc: Loc) -> Option
                 r.err(n.loc, &join(path, k), "cannot be combined with `table`");
             }
         }
-        let mut rates = r.numbers(tn, &join(path, "table"), Some(AGES), true)?;
-        if let Some(Some(p)) = r.opt_param(t, path, "infant_prob", INFANT_PROB) {
-            rates[0] = schedule::infant_rate_from_probability(p.central());
+        let tp = join(path, "table");
+        let mut rates = r.numbers(tn, &tp, Some(AGES), true)?;
+        if !check_open_hazard(r, rates[OMEGA], tn.loc, &tp) {
+            return None;
         }
-        if let Some(Some(p)) = r.opt_param(t, path, "infant_rate", NONNEG) {
-            rates[0] = p.central();
+        if let (Some(_), Some(n)) = (t.get("infant_prob"), t.get("infant_rate")) {
+            r.err(n.loc, &join(path, "infant_rate"), "give infant_prob or infant_rate, not both");
+            return None;
+        }
+        // A table is one fixed schedule: a distribution for its infant value would silently be
+        // its central value, so it is refused.
+        let infant = match (t.get("infant_prob"), t.get("infant_rate")) {
+            (Some(n), _) => Some((r.param(n, &join(path, "infant_prob"), INFANT_PROB)?, true)),
+            (None, Some(n)) => Some((r.param(n, &join(path, "infant_rate"), NONNEG)?, false)),
+            (None, None) => None,
+        };
+        if let Some((p, is_prob)) = infant {
+            if p.is_random() {
+                r.err(p.loc, &p.path, "with a mortality table the infant value must be a fixed number (put mortality uncertainty in delta and sigma_k)");
+                return None;
+            }
+            rates[0] = if is_prob { schedule::infant_rate_from_probability(p.central()) } else { p.central() };
         }
         let prov = r.prov();
         r.record(&join(path, "table"), "hazards for ages 0 … 100+".into(), &prov);
@@ -1271,7 +1398,7 @@ fn read_profile(r: &mut Reader, node: &Node, path: &str) -> Option<MigrantProfil
         let mut it = ps.into_iter();
         let mut next = || it.next().flatten();
         let (a1, alpha1, a2, alpha2, mu2, lambda2, c0) = (next(), next(), next(), next(), next(), next(), next());
-        Some(MigrantProfile::RogersCastro {
+        let profile = MigrantProfile::RogersCastro {
             a1: a1?,
             alpha1: alpha1?,
             a2: a2?,
@@ -1279,7 +1406,18 @@ fn read_profile(r: &mut Reader, node: &Node, path: &str) -> Option<MigrantProfil
             mu2: mu2?,
             lambda2: lambda2?,
             c0: c0?,
-        })
+        };
+        // Checked here, where it is written, rather than once per town that inherits it.
+        if central_h(&profile).is_none() {
+            r.err(
+                node.loc,
+                path,
+                "these Rogers–Castro parameters overflow or do not give a positive schedule at ages 0 … 100 \
+                 (is alpha2 · mu2 very large?)",
+            );
+            return None;
+        }
+        Some(profile)
     })
 }
 
@@ -1348,7 +1486,8 @@ fn read_town(
     let mortality = t.get("mortality").and_then(|n| {
         let mp = join(path, "mortality");
         let mt = r.table(n, &mp)?;
-        r.keys(mt, &mp, &["female", "male", "file"]);
+        // delta and sigma_k get their own message below, not "unknown key" as well.
+        r.keys(mt, &mp, &["female", "male", "file", "delta", "sigma_k"]);
         for k in ["delta", "sigma_k"] {
             if let Some(x) = mt.get(k) {
                 r.err(x.loc, &join(&mp, k), format!("{k} is city-wide (MODEL §8.4): set it in [demography.mortality]"));
@@ -1499,6 +1638,7 @@ fn read_population(
                     a.given_as = format!("structure {id}");
                     a
                 }
+                None if r.declared.structures.contains(&id) => return None, // its own errors are reported
                 None => {
                     let help = did_you_mean(&id, structures.keys().map(String::as_str));
                     r.err_help(s.loc, &sp, format!("no age structure `{id}` in [age_structures]"), help);
@@ -1548,7 +1688,7 @@ fn read_town_fertility(
             if let Some(p) = city.fert.get(key) {
                 return Some(p.clone());
             }
-            if default.is_none() {
+            if default.is_none() && !city.invalid.contains(key) {
                 r.err(loc, &join(path, key), format!("missing here and in [demography.fertility]; expected {}", fert_domain(key).what));
             }
             default
@@ -1561,7 +1701,7 @@ fn read_town_fertility(
         let schedule = match tt.get("schedule") {
             Some(n) => read_fert_schedule(r, n, &join(path, "schedule")),
             None => {
-                if city.fert_schedule.is_none() {
+                if city.fert_schedule.is_none() && !city.invalid.contains("schedule") {
                     r.err(loc, &join(path, "schedule"), "missing here and in [demography.fertility]; expected { mean_age, sd_age } or { table = [35 shares] }");
                 }
                 city.fert_schedule.clone()
@@ -1584,9 +1724,15 @@ fn read_town_migration(
     };
     let empty = Table::default();
     let tt = t.unwrap_or(&empty);
-    r.keys(tt, path, MIG_TOWN_KEYS);
+    let mut keys = MIG_TOWN_KEYS.to_vec();
+    keys.push("c"); // reported below with the reason
+    r.keys(tt, path, &keys);
     if let Some(c) = tt.get("c") {
-        let _ = c;
+        r.err(
+            c.loc,
+            &join(path, "c"),
+            "c (the correlation of migration shocks between towns) is city-wide (MODEL §8.4): set it in [demography.migration]",
+        );
     }
     r.within(tt, path, |r| {
         let get = |r: &mut Reader, key: &'static str, default: Option<f64>| -> Option<Sched> {
@@ -1603,6 +1749,7 @@ fn read_town_migration(
             }
             match default {
                 Some(v) => Some(Sched::Const(Param::fixed(join("demography.migration", key), v))),
+                None if city.invalid.contains(key) => None,
                 None => {
                     r.err(loc, &join(path, key), format!("missing here and in [demography.migration]; expected {}", mig_domain(key).what));
                     None
@@ -1617,7 +1764,7 @@ fn read_town_migration(
         let profile = match tt.get("profile") {
             Some(n) => read_profile(r, n, &join(path, "profile")),
             None => {
-                if city.profile.is_none() {
+                if city.profile.is_none() && !city.invalid.contains("profile") {
                     r.err(loc, &join(path, "profile"), "missing here and in [demography.migration]; expected Rogers–Castro parameters or { table = [101 shares] }");
                 }
                 city.profile.clone()
@@ -1688,7 +1835,10 @@ fn read_resources(r: &mut Reader, node: Option<&Node>, loc: Loc, towns: &[String
     let mut bad = HashSet::new();
     for res in &out {
         if let Rule::Derived { of, .. } = &res.rule {
-            if !ids.contains(of) {
+            if !ids.contains(of) && r.declared.resources.contains(of) {
+                // The source resource has errors of its own, reported where it is written.
+                bad.insert(res.id.clone());
+            } else if !ids.contains(of) {
                 let help = did_you_mean(of, ids.iter().map(String::as_str));
                 let n = t.get(&res.id).and_then(|n| n.as_table()).and_then(|x| x.get("of"));
                 r.err_help(
@@ -1792,7 +1942,7 @@ fn read_resource(r: &mut Reader, id: &str, t: &Table, path: &str, loc: Loc, town
                     continue;
                 }
                 let p = join(&tp, &e.key);
-                if !towns.contains(&e.key) {
+                if !towns.contains(&e.key) && !r.declared.towns.contains(&e.key) {
                     let help = did_you_mean(&e.key, towns.iter().map(String::as_str));
                     r.err_help(e.key_loc, &p, format!("no town `{}`", e.key), help);
                     continue;
@@ -1993,11 +2143,13 @@ fn read_capacity(r: &mut Reader, node: Option<&Node>, towns: &[Town], resources:
                     continue;
                 }
                 let tp = join("capacity", &te.key);
-                let Some(ti) = town_ids.iter().position(|x| *x == te.key) else {
+                // Capacity of a town that is unknown, or has errors of its own, is still
+                // checked (its mistakes are independent) but not kept.
+                let ti = town_ids.iter().position(|x| *x == te.key);
+                if ti.is_none() && !r.declared.towns.contains(&te.key) {
                     let help = did_you_mean(&te.key, town_ids.iter().copied());
                     r.err_help(te.key_loc, &tp, format!("no town `{}`", te.key), help);
-                    continue;
-                };
+                }
                 let Some(tt) = r.table(&te.node, &tp) else { continue };
                 r.within(tt, &tp, |r| {
                     for re in &tt.entries {
@@ -2005,17 +2157,19 @@ fn read_capacity(r: &mut Reader, node: Option<&Node>, towns: &[Town], resources:
                             continue;
                         }
                         let rp = join(&tp, &re.key);
-                        let Some(ri) = res_ids.iter().position(|x| *x == re.key) else {
+                        let ri = res_ids.iter().position(|x| *x == re.key);
+                        if ri.is_none() && !r.declared.resources.contains(&re.key) {
                             let help = did_you_mean(&re.key, res_ids.iter().copied());
                             r.err_help(re.key_loc, &rp, format!("no resource `{}`", re.key), help);
-                            continue;
-                        };
+                        }
                         let Some(ct) = r.table(&re.node, &rp) else { continue };
                         r.keys(ct, &rp, &["base", "projects", "closures"]);
                         let c = r.within(ct, &rp, |r| {
                             read_one_capacity(r, ct, &rp, re.node.loc, &te.key, &re.key, &mut total_projects)
                         });
-                        cap[ti * resources.len() + ri] = c;
+                        if let (Some(ti), Some(ri)) = (ti, ri) {
+                            cap[ti * resources.len() + ri] = c;
+                        }
                     }
                 });
             }
@@ -2225,4 +2379,243 @@ fn expand_towns(r: &mut Reader, s: &mut Scenario) -> Option<()> {
         s.towns[i].expanded = e;
     }
     ok.then_some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One town, one resource: the smallest scenario the reader accepts. Tests edit it.
+    const MINI: &str = r#"
+name = { en = "Mini" }
+[settings]
+base_year = 2020
+end_year = 2025
+[demography.mortality]
+delta = 0.01
+female = { a = 0.0001, b = 1.5e-5, c = 0.1, infant_rate = 0.002 }
+male = { a = 0.0002, b = 2.5e-5, c = 0.1, infant_rate = 0.0025 }
+[demography.fertility]
+tfr0 = 1.0
+srb = 107
+schedule = { mean_age = 30, sd_age = 5 }
+[demography.migration]
+rho = 0.1
+profile = { a1 = 0.02, alpha1 = 0.1, a2 = 0.06, alpha2 = 0.1, mu2 = 26, lambda2 = 0.4, c0 = 0.001 }
+[towns.t]
+name = { en = "T" }
+streets = 2
+[towns.t.migration]
+k = 1000
+[towns.t.population]
+POPULATION
+[resources.r]
+name = { en = "R" }
+unit = { en = "u" }
+kind = "per_capita"
+RESOURCE
+"#;
+
+    fn read(population: &str, resource: &str) -> Result<Scenario, ScenarioError> {
+        let text = MINI.replace("POPULATION", population).replace("RESOURCE", resource);
+        from_text("mini.toml", &text)
+    }
+
+    fn ok(population: &str, resource: &str) -> Scenario {
+        read(population, resource).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn errors(population: &str, resource: &str) -> String {
+        match read(population, resource) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn notes(s: &Scenario) -> Vec<&Diagnostic> {
+        s.notes.iter().filter(|n| n.severity == Severity::Note).collect()
+    }
+
+    const TWO_GROUPS: &str = "age_groups = [[0, 49], [50, 100]]\n";
+
+    #[test]
+    fn shares_and_a_sex_ratio_split_by_hand() {
+        // total 20500; group 0–49 has 0.6 of it: 12300, of which 100/205 female = 6000 and
+        // 105/205 male = 6300, spread over 50 ages: 120 and 126 per age. Group 50–100 has
+        // 8200: 4000 female and 4200 male over 51 ages.
+        let s = ok(&format!("{TWO_GROUPS}share = [0.6, 0.4]\nsex_ratio = 105\ntotal = 20500"), "");
+        let e = &s.towns[0].expanded;
+        for x in 0..50 {
+            assert!((e.population_female[x] - 120.0).abs() < 1e-9, "{x}");
+            assert!((e.population_male[x] - 126.0).abs() < 1e-9, "{x}");
+        }
+        for x in 50..=100 {
+            assert!((e.population_female[x] - 4000.0 / 51.0).abs() < 1e-9, "{x}");
+            assert!((e.population_male[x] - 4200.0 / 51.0).abs() < 1e-9, "{x}");
+        }
+        // The shape is kept as shares of the whole population, scaled by the total per draw.
+        let p = &s.towns[0].population;
+        assert_eq!(p.total.as_ref().map(Param::central), Some(20500.0));
+        assert!((p.female.iter().chain(&p.male).sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(notes(&s).is_empty(), "shares summing to exactly 1 are not noted: {:?}", s.notes);
+    }
+
+    #[test]
+    fn shares_by_sex_inside_the_band_are_renormalised_with_a_note() {
+        // Female 0.3 + 0.2, male 0.3 + 0.195: 0.995 in all, scaled by 1/0.995.
+        let pop = format!("{TWO_GROUPS}female_share = [0.3, 0.2]\nmale_share = [0.3, 0.195]\ntotal = 1000");
+        let s = ok(&pop, "");
+        let e = &s.towns[0].expanded;
+        assert!((e.population_female[0] - 1000.0 * 0.3 / 0.995 / 50.0).abs() < 1e-9);
+        assert!((e.population_male[100] - 1000.0 * 0.195 / 0.995 / 51.0).abs() < 1e-9);
+        let total: f64 = e.population_female.iter().chain(&e.population_male).sum();
+        assert!((total - 1000.0).abs() < 1e-9);
+        let notes = notes(&s);
+        assert_eq!(notes.len(), 1, "{:?}", s.notes);
+        let n = notes[0];
+        assert_eq!(n.path, "towns.t.population.female_share");
+        assert!(n.message.contains("shares summed to 0.995000; renormalised to 1"), "{}", n.message);
+        let text = MINI.replace("POPULATION", &pop);
+        let line = text[..text.find("female_share =").unwrap()].matches('\n').count() + 1;
+        assert_eq!((n.line, n.column), (Some(line), Some(16)), "at the female shares' value");
+    }
+
+    #[test]
+    fn the_share_band_is_0_99_to_1_01() {
+        let with = |f: &str, m: &str| format!("{TWO_GROUPS}female_share = {f}\nmale_share = {m}\ntotal = 1000");
+        assert!(read(&with("[0.3, 0.2]", "[0.3, 0.19]"), "").is_ok(), "0.99 is inside");
+        assert!(read(&with("[0.3, 0.2]", "[0.3, 0.21]"), "").is_ok(), "1.01 is inside");
+        let e = errors(&with("[0.3, 0.2]", "[0.3, 0.189]"), "");
+        assert!(e.contains("towns.t.population.female_share: shares sum to 0.9890"), "{e}");
+        let e = errors(&with("[0.3, 0.2]", "[0.3, 0.211]"), "");
+        assert!(e.contains("shares sum to 1.0110"), "{e}");
+    }
+
+    #[test]
+    fn counts_are_kept_or_scaled_to_a_total() {
+        let counts = format!("{TWO_GROUPS}female = [5000, 2550]\nmale = [5000, 1020]");
+        let s = ok(&counts, "");
+        let e = &s.towns[0].expanded;
+        assert_eq!(e.population_female[0], 100.0);
+        assert_eq!(e.population_female[100], 50.0);
+        assert_eq!(e.population_male[100], 20.0);
+        assert!(s.towns[0].population.total.is_none());
+        // With a total, counts give the shape only: 13570 people scaled to 27140 doubles each age.
+        let s = ok(&format!("{counts}\ntotal = 27140"), "");
+        assert!((s.towns[0].expanded.population_female[0] - 200.0).abs() < 1e-9);
+        assert!((s.towns[0].expanded.population_male[100] - 40.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shares_need_a_total_and_counts_both_sexes() {
+        let e = errors(&format!("{TWO_GROUPS}share = [0.6, 0.4]\nsex_ratio = 105"), "");
+        assert!(e.contains("towns.t.population.total: missing"), "{e}");
+        let e = errors(&format!("{TWO_GROUPS}female = [1, 2]"), "");
+        assert!(e.contains("counts need both `female` and `male`"), "{e}");
+        let e = errors(&format!("{TWO_GROUPS}female = [0, 0]\nmale = [0, 0]"), "");
+        assert!(e.contains("the base population is zero"), "{e}");
+    }
+
+    #[test]
+    fn infant_probability_and_rate_enter_m0() {
+        let s = ok(&format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"), "");
+        // Rates are taken as they are: m0 = 0.002 (female) and 0.0025 (male).
+        assert_eq!(s.towns[0].expanded.m0_female[0], 0.002);
+        assert_eq!(s.towns[0].expanded.m0_male[0], 0.0025);
+        let text = MINI
+            .replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+            .replace("RESOURCE", "")
+            .replace("infant_rate = 0.002 }", "infant_prob = 0.002 }");
+        let s = from_text("mini.toml", &text).unwrap();
+        assert!((s.towns[0].expanded.m0_female[0] - 0.002002002670673079).abs() < 1e-18);
+    }
+
+    #[test]
+    fn distributions_reaching_outside_a_closed_domain_are_clipped_with_a_note() {
+        // rho ~ normal(0.1, 0.1) in [0, 1]: Φ(−1) = 0.158655 of draws fall below 0.
+        let text = MINI
+            .replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+            .replace("RESOURCE", "")
+            .replace("rho = 0.1", "rho = { normal = { mean = 0.1, sd = 0.1 } }");
+        let s = from_text("mini.toml", &text).unwrap();
+        let Sched::Const(rho) = &s.towns[0].migration.rho else { panic!("constant rho") };
+        assert_eq!(rho.clip, Some([0.0, 1.0]));
+        let n = s.notes.iter().find(|n| n.path == "demography.migration.rho").expect("noted");
+        assert!(n.message.contains("(15.87% of draws fall outside)"), "{}", n.message);
+        // k ≥ 0 has no upper bound: the clip stays open above.
+        let s =
+            ok(&format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"), "rate = { normal = { mean = 0.5, sd = 0.01 } }");
+        let PerCapita { rate, .. } = &s.resources[0].rule else { panic!() };
+        assert_eq!(rate[0].1.params()[0].clip, Some([0.0, 1.0]));
+        assert!(notes(&s).is_empty(), "clipping that never bites (50 sd away) is not noted: {:?}", s.notes);
+    }
+
+    use Rule::PerCapita;
+
+    #[test]
+    fn a_lognormal_is_positive_so_it_may_be_a_per() {
+        // Regression: a log-normal's support starts at 0 but never reaches it; `per` > 0 must
+        // accept it.
+        let s = ok(
+            &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"),
+            "per = { lognormal = { mu = 9.5, sigma = 0.1 } }",
+        );
+        let PerCapita { per, .. } = &s.resources[0].rule else { panic!() };
+        assert_eq!(per.params()[0].clip, None);
+        assert!((per.params()[0].sample(0.975) - 16252.408602297875).abs() < 1e-9);
+        // A uniform from 0 does reach 0, and is refused.
+        let e = errors(&format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"), "per = { uniform = [0, 10] }");
+        assert!(e.contains("resources.r.per: uniform(0, 10) can take values outside a number > 0"), "{e}");
+    }
+
+    #[test]
+    fn a_one_sided_clip_is_open_on_the_other_side() {
+        let text = MINI
+            .replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+            .replace("RESOURCE", "")
+            .replace("k = 1000", "k = { normal = { mean = 1000, sd = 600 } }");
+        let s = from_text("mini.toml", &text).unwrap();
+        let Sched::Const(k) = &s.towns[0].migration.k else { panic!() };
+        assert_eq!(k.clip, Some([0.0, f64::INFINITY]));
+        assert_eq!(k.sample(1.0 - 1e-12), Dist::Normal { mean: 1000.0, sd: 600.0 }.quantile(1.0 - 1e-12));
+        let row = s.inputs.iter().find(|i| i.path == "towns.t.migration.k").unwrap();
+        assert_eq!(row.value, "normal(mean 1000, sd 600) clipped to ≥ 0");
+    }
+
+    #[test]
+    fn mortality_tables_need_a_hazard_for_100_plus_and_a_fixed_infant_value() {
+        let table = |last: &str, infant: &str| {
+            let mut rates = vec!["0.01"; AGES - 1];
+            rates.push(last);
+            MINI.replace("POPULATION", &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"))
+                .replace("RESOURCE", "")
+                .replace(
+                    "female = { a = 0.0001, b = 1.5e-5, c = 0.1, infant_rate = 0.002 }",
+                    &format!("female = {{ table = [{}]{infant} }}", rates.join(", ")),
+                )
+        };
+        let s = from_text("mini.toml", &table("0.5", ", infant_prob = 0.002")).unwrap();
+        let m0 = &s.towns[0].expanded.m0_female;
+        assert!((m0[0] - 0.002002002670673079).abs() < 1e-18, "q0 → −ln(1 − q0)");
+        assert_eq!((m0[1], m0[100]), (0.01, 0.5));
+        let e = from_text("mini.toml", &table("0", "")).unwrap_err().to_string();
+        assert!(e.contains("demography.mortality.female.table: found 0 for ages 100+"), "{e}");
+        let e = from_text("mini.toml", &table("0.5", ", infant_prob = { uniform = [0.001, 0.003] }")).unwrap_err();
+        assert!(e.to_string().contains("infant value must be a fixed number"), "{e}");
+        let e = from_text("mini.toml", &table("0.5", ", infant_prob = 0.002, infant_rate = 0.002")).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn step_schedules_keep_their_years_and_paths() {
+        let s = ok(
+            &format!("{TWO_GROUPS}female = [1, 1]\nmale = [1, 1]"),
+            "per_1000 = { from = { 2020 = 40, 2023 = { uniform = [44, 46] } } }",
+        );
+        let PerCapita { per, per_1000, .. } = &s.resources[0].rule else { panic!() };
+        assert!(*per_1000);
+        assert_eq!(per.at(2022).central(), 40.0);
+        assert_eq!(per.at(2023).central(), 45.0);
+        assert_eq!(per.at(2025).path, "resources.r.per_1000.from.2023");
+    }
 }

@@ -244,6 +244,60 @@ mod tests {
     }
 
     #[test]
+    fn gamma_schedule_with_shape_one_is_a_geometric_series() {
+        // mean = sd = 20: shape 1, scale 20, so g_x ∝ e^{−(x+½)/20}, a geometric series with
+        // ratio r = e^{−1/20} over 35 ages: g_15 = (1 − r)/(1 − r³⁵) = 0.059028125671755374.
+        let g = gamma_fertility(20.0, 20.0);
+        assert!((g[0] - 0.059028125671755374).abs() < 1e-15, "{}", g[0]);
+        let r = (-0.05f64).exp();
+        for i in 1..FERTILE_AGES {
+            assert!((g[i] / g[i - 1] - r).abs() < 1e-12, "{i}");
+        }
+    }
+
+    #[test]
+    fn gamma_schedule_does_not_underflow_for_narrow_schedules() {
+        // shape (45/0.5)² = 8100: the raw density underflows; the log-space sum does not.
+        let g = gamma_fertility(45.0, 0.5);
+        assert!(g.iter().all(|v| v.is_finite()));
+        assert!((g.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let peak = (0..FERTILE_AGES).max_by(|&a, &b| g[a].total_cmp(&g[b])).unwrap();
+        assert_eq!(FERTILE_MIN + peak, 44, "the density peaks at 44.5, the midpoint of age 44");
+    }
+
+    #[test]
+    fn rogers_castro_components_by_hand() {
+        // The constant alone: every age equally, 1/101.
+        let flat = RogersCastro { a1: 0.0, alpha1: 0.0, a2: 0.0, alpha2: 0.0, mu2: 0.0, lambda2: 0.0, c0: 0.3 };
+        let h = rogers_castro(&flat).unwrap();
+        assert!(h.iter().all(|v| (v - 1.0 / 101.0).abs() < 1e-15));
+        // The childhood component alone with α1 = ln 2: h_x = 2^{−x} / Σ 2^{−x} = 2^{−x}/(2 − 2^{−100}).
+        let child = RogersCastro { a1: 1.0, alpha1: std::f64::consts::LN_2, ..flat };
+        let child = RogersCastro { c0: 0.0, ..child };
+        let h = rogers_castro(&child).unwrap();
+        assert!((h[0] - 0.5).abs() < 1e-15);
+        assert!((h[3] - 0.0625).abs() < 1e-15);
+        // The labour-force component at its peak x = μ2 is a2·e^{−1}, and one year later
+        // a2·exp(−α2 − e^{−λ2}) = a2·0.46286490652482676 (α2 = 0.1, λ2 = 0.4).
+        let labour = RogersCastro { a1: 0.0, alpha1: 0.0, a2: 0.06, alpha2: 0.1, mu2: 26.0, lambda2: 0.4, c0: 0.0 };
+        let h = rogers_castro(&labour).unwrap();
+        assert!((h[27] / h[26] - 0.46286490652482676 / 0.36787944117144233).abs() < 1e-14);
+        // Overflow is refused rather than normalised into NaN.
+        let wild = RogersCastro { alpha2: 10.0, mu2: 100.0, lambda2: 0.0, ..labour };
+        assert!(rogers_castro(&wild).is_none());
+    }
+
+    #[test]
+    fn groups_of_one_age_and_the_open_group() {
+        let v = expand_groups(&[(0, 0), (1, 4), (5, 99), (100, 100)], &[12.0, 40.0, 950.0, 3.0]);
+        assert_eq!(v[0], 12.0);
+        assert_eq!(&v[1..5], &[10.0; 4]);
+        assert_eq!(v[5], 10.0);
+        assert_eq!(v[99], 10.0);
+        assert_eq!(v[100], 3.0);
+    }
+
+    #[test]
     fn groups_are_spread_evenly() {
         let v = expand_groups(&[(0, 4), (5, 99), (100, 100)], &[50.0, 950.0, 7.0]);
         assert_eq!(v[0], 10.0);

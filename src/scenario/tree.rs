@@ -6,7 +6,9 @@
 //! merged over the tree below it. Tables merge key by key; anything else replaces what it
 //! overrides. A table written as a distribution, a step schedule or a `{ value = … }` replaces
 //! the whole variable it overrides, so that overriding a normal with a uniform never leaves a
-//! mix of both.
+//! mix of both. A rate's `factors` table is not one variable but a table of them (each factor
+//! has its own path), so it merges by factor name like any other table: a fragment that names
+//! one factor overrides that factor and keeps the others.
 
 use std::path::{Path, PathBuf};
 
@@ -167,7 +169,9 @@ fn format_float(f: f64) -> String {
     } else if f.is_infinite() {
         if f > 0.0 { "inf".into() } else { "-inf".into() }
     } else {
-        format!("{f}")
+        // Debug keeps a float looking like one ("3.0", not "3"), so "expected a whole number"
+        // makes sense next to it.
+        format!("{f:?}")
     }
 }
 
@@ -266,7 +270,12 @@ pub fn parse_toml(text: &str, file: u32, diags: &mut Diagnostics, files: &Source
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let loc = Loc { file, start: span.start as u32, end: span.end as u32 };
-            let msg = e.message().trim().to_string();
+            let mut msg = e.message().trim().to_string();
+            // toml says only "duplicate key"; the span holds the key, so name it.
+            let key = text.get(span.clone()).map(str::trim).unwrap_or("");
+            if msg == "duplicate key" && !key.is_empty() && key.chars().count() <= 64 && !key.contains('\n') {
+                msg = format!("duplicate key `{key}` (a key may be written only once in a table)");
+            }
             diags.push(Diagnostic::error(loc, "", format!("this is not valid TOML: {msg}")).locate(files));
             None
         }
@@ -305,8 +314,8 @@ fn convert_value(v: &toml::Spanned<toml::de::DeValue<'_>>, file: u32) -> Node {
 }
 
 /// Keys whose presence makes a table one whole value (a variable), replaced as a unit by an
-/// overlay rather than merged key by key.
-pub const WHOLE_VALUE_KEYS: &[&str] = &["value", "normal", "uniform", "triangular", "lognormal", "from", "factors"];
+/// overlay rather than merged key by key. (`factors` is absent on purpose: see the module docs.)
+pub const WHOLE_VALUE_KEYS: &[&str] = &["value", "normal", "uniform", "triangular", "lognormal", "from"];
 
 fn is_whole_value(node: &Node) -> bool {
     match &node.value {
@@ -351,9 +360,9 @@ pub struct Document {
 /// Problems are pushed to `diags`; `None` when nothing usable could be read.
 pub fn load_document(path: &Path, with: &[PathBuf], diags: &mut Diagnostics) -> Option<Document> {
     let mut doc = Document::default();
-    let mut root = load_with_extends(path, &mut doc, diags, 0, &mut Vec::new())?;
+    let mut root = load_with_extends(path, None, &mut doc, diags, 0, &mut Vec::new())?;
     for fragment in with {
-        if let Some(t) = load_with_extends(fragment, &mut doc, diags, 0, &mut Vec::new()) {
+        if let Some(t) = load_with_extends(fragment, None, &mut doc, diags, 0, &mut Vec::new()) {
             merge(&mut root, t);
         }
     }
@@ -361,29 +370,34 @@ pub fn load_document(path: &Path, with: &[PathBuf], diags: &mut Diagnostics) -> 
     Some(doc)
 }
 
+/// Reads `path` and, recursively, the files it extends. `named_at` is the `extends` value that
+/// named this file (if any): problems reading the file are reported there, so the message
+/// points at the line to fix rather than at a file that does not exist.
 fn load_with_extends(
     path: &Path,
+    named_at: Option<Loc>,
     doc: &mut Document,
     diags: &mut Diagnostics,
     depth: usize,
     stack: &mut Vec<PathBuf>,
 ) -> Option<Table> {
+    let report = |doc: &Document, diags: &mut Diagnostics, msg: String| match named_at {
+        Some(loc) => diags.push(Diagnostic::error(loc, "extends", msg).locate(&doc.files)),
+        None => diags.push(Diagnostic::file_error(path, msg)),
+    };
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if stack.contains(&canonical) {
-        diags.push(Diagnostic::file_error(
-            path,
-            format!("`extends` makes a cycle: {} extends itself through the chain", path.display()),
-        ));
+        report(doc, diags, format!("`extends` makes a cycle: {} extends itself through the chain", path.display()));
         return None;
     }
     if depth > MAX_EXTENDS_DEPTH {
-        diags.push(Diagnostic::file_error(path, format!("`extends` chain deeper than {MAX_EXTENDS_DEPTH} files")));
+        report(doc, diags, format!("`extends` chain deeper than {MAX_EXTENDS_DEPTH} files"));
         return None;
     }
     let text = match read_text_limited(path, MAX_FILE_BYTES) {
         Ok(t) => t,
         Err(msg) => {
-            diags.push(Diagnostic::file_error(path, msg));
+            report(doc, diags, msg);
             return None;
         }
     };
@@ -396,7 +410,7 @@ fn load_with_extends(
             Value::Str(rel) => {
                 let base_path = doc.files.dir_of(node.loc).join(rel);
                 stack.push(canonical.clone());
-                let base = load_with_extends(&base_path, doc, diags, depth + 1, stack);
+                let base = load_with_extends(&base_path, Some(node.loc), doc, diags, depth + 1, stack);
                 stack.pop();
                 let mut base = base?;
                 merge(&mut base, table);
@@ -475,6 +489,45 @@ mod tests {
         assert!(y.get("uniform").is_some());
         assert!(matches!(a.get("w").unwrap().value, Value::Int(5)));
         assert!(base.get("b").is_some());
+    }
+
+    #[test]
+    fn factors_merge_by_name() {
+        // Regression: a fragment naming one factor of a rate used to replace the whole rate,
+        // silently dropping the other factors.
+        let mut base = parse("[r]\nrate = { factors = { a = 0.5, b = { uniform = [0.1, 0.2] } } }");
+        let over = parse("[r.rate.factors]\na = 0.4");
+        merge(&mut base, over);
+        let f = base.get("r").unwrap().as_table().unwrap().get("rate").unwrap().as_table().unwrap();
+        let f = f.get("factors").unwrap().as_table().unwrap();
+        assert!(matches!(f.get("a").unwrap().value, Value::Float(x) if x == 0.4));
+        assert!(f.get("b").unwrap().as_table().unwrap().get("uniform").is_some(), "b is kept");
+        // A number still replaces a product of factors whole.
+        let mut base = parse("rate = { factors = { a = 0.5 } }");
+        merge(&mut base, parse("rate = 0.9"));
+        assert!(matches!(base.get("rate").unwrap().value, Value::Float(x) if x == 0.9));
+    }
+
+    #[test]
+    fn duplicate_keys_are_named() {
+        let mut d = Diagnostics::default();
+        assert!(parse_document_text("t.toml", "[s]\nseed = 1\nseed = 2\n", &mut d).is_none());
+        assert_eq!(d.items[0].line, Some(3));
+        assert!(d.items[0].message.contains("duplicate key `seed`"), "{}", d.items[0].message);
+    }
+
+    #[test]
+    fn a_missing_extends_file_is_reported_where_it_is_named() {
+        let dir = std::env::temp_dir().join(format!("capsim-tree-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("over.toml");
+        std::fs::write(&file, "# over\nextends = \"missing.toml\"\n").unwrap();
+        let mut d = Diagnostics::default();
+        assert!(load_document(&file, &[], &mut d).is_none());
+        let e = &d.items[0];
+        assert_eq!((e.path.as_str(), e.line, e.column), ("extends", Some(2), Some(11)));
+        assert!(e.message.contains("missing.toml"), "{}", e.message);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
