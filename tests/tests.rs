@@ -6,5 +6,6 @@ mod engine;
 mod properties;
 mod roundtrip;
 mod run;
+mod shanghai;
 mod shards;
 mod validate;
