@@ -45,14 +45,24 @@ impl Aggregate {
         let a = model.areas();
         let nr = model.resources.len();
         let rows = model.rows;
-        let sk = |n: usize| vec![Sketch::default(); n];
+        let sk = |n: usize| vec![Sketch::new(sketch::COARSE_BITS); n];
+        // Whole-number series keep the finer buckets their whole-number quantiles need.
+        let by_resource = |whole: &dyn Fn(usize) -> bool| -> Vec<Sketch> {
+            (0..a * nr * rows)
+                .map(|i| {
+                    let r = (i / rows) % nr;
+                    Sketch::new(if whole(r) { sketch::FINE_BITS } else { sketch::COARSE_BITS })
+                })
+                .collect()
+        };
+        let res = &model.resources;
         Aggregate {
             draws: 0,
             population: sk(a * rows),
             groups: sk(a * rows * 2 * model.groups.len()),
-            demand: sk(a * nr * rows),
-            capacity: sk(a * nr * rows),
-            gap: sk(a * nr * rows),
+            demand: by_resource(&|r| res[r].integral),
+            capacity: by_resource(&|r| res[r].capacity_integral),
+            gap: by_resource(&|r| res[r].integral && res[r].capacity_integral),
             shortfall: vec![0; a * nr * rows],
             first: vec![0; a * nr * (rows + 1)],
             births: sk(a * model.steps()),
@@ -186,6 +196,14 @@ impl Aggregate {
             && self.deaths.len() == shape.deaths.len()
             && self.migration.len() == shape.migration.len();
         if !same_len {
+            return false;
+        }
+        let same_bits = |a: &[Sketch], b: &[Sketch]| a.iter().zip(b).all(|(x, y)| x.bits == y.bits);
+        if !(same_bits(&self.demand, &shape.demand)
+            && same_bits(&self.capacity, &shape.capacity)
+            && same_bits(&self.gap, &shape.gap)
+            && same_bits(&self.population, &shape.population))
+        {
             return false;
         }
         let sketches_ok = [

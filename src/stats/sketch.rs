@@ -1,41 +1,54 @@
 //! A streaming, exactly mergeable summary of one series across draws: count, min, max, an exact
 //! sum, and a histogram bucketed by the float's bits (MODEL §6).
 //!
-//! A positive value's bucket is its IEEE-754 bits shifted right by `52 − MANTISSA_BITS`: the
-//! exponent and the top mantissa bits. Each bucket spans a relative width of at most
-//! `2^-MANTISSA_BITS`; the reported value is the bucket's midpoint (rounded for whole-number
-//! series) clamped to the observed [min, max], so a quantile is within `2^-(MANTISSA_BITS+1)`
-//! (0.05 %) of MODEL §6's estimator — the lowest observed value whose empirical CDF is ≥ q —
-//! and exact when all draws are equal. The sum is kept in fixed point (2⁻²⁰) in an `i128`, so
-//! sums, counts and histograms all merge exactly: any split of the draws gives the same bytes.
+//! A positive value's bucket is its IEEE-754 bits shifted right by `52 − bits`: the exponent
+//! and the top `bits` mantissa bits. A bucket spans a relative width of at most `2^-bits`; the
+//! reported value is the bucket's midpoint clamped to the observed [min, max], so a quantile is
+//! within `2^-(bits+1)` of MODEL §6's estimator — the lowest observed value whose empirical CDF
+//! is ≥ q — and exact when all draws are equal. Series of real numbers use 9 bits (error
+//! ≤ 0.098 %); whole-number series (facility counts, integral capacity and gaps) use 10 bits,
+//! because their reported value is a whole number: the bucket's only whole number when the
+//! bucket is narrower than 1, the midpoint rounded otherwise (error < 0.1 % either way).
+//!
+//! The sum is kept in fixed point (2⁻²⁰, each value rounded) in an `i128`, so sums, counts and histograms all merge
+//! exactly: any split of the draws gives the same bytes.
 
 use serde::{Deserialize, Serialize};
 
-/// Mantissa bits kept in a bucket key: relative bucket width 2⁻¹⁰ ≈ 0.1 %, error ≤ 0.05 %.
-pub const MANTISSA_BITS: u32 = 10;
-const SHIFT: u32 = 52 - MANTISSA_BITS;
+/// Mantissa bits for series of real numbers: error ≤ 2⁻¹⁰ ≈ 0.098 %.
+pub const COARSE_BITS: u8 = 9;
+/// Mantissa bits for whole-number series (see the module docs).
+pub const FINE_BITS: u8 = 10;
 /// Fixed-point scale of the exact sum.
 const SUM_SCALE: f64 = (1u64 << 20) as f64;
+/// 1.5·2⁵²: `x + ROUND` holds round(x) in its low mantissa bits for |x| < 2⁵¹.
+const ROUND: f64 = 6_755_399_441_055_744.0;
+const ROUND_BITS: i64 = 0x4338_0000_0000_0000;
 
-/// Buckets per page (one cache line of `u32` counts).
-const PAGE: usize = 16;
-const PAGE_BITS: u32 = 4;
+/// Buckets per page: 32 `u16` counts fill one cache line.
+const PAGE: usize = 32;
+const PAGE_BITS: u32 = 5;
 
-/// One page of counts, aligned to a cache line.
+/// One page of counts (the low 16 bits of each), aligned to a cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(align(64))]
-struct Page([u32; PAGE]);
+struct Page([u16; PAGE]);
 
-/// A sparse histogram over bucket keys: pages of 16 buckets allocated only where values fall,
-/// found through a page table. Memory follows the values seen, not the range they span (a
-/// series from 1e-9 to 1e6 costs a page table, not a dense array of every bucket between), and
-/// grows only when a value lands in an empty page. Equality compares contents.
+/// A sparse histogram over bucket keys: pages of 32 buckets allocated only where values fall,
+/// found through a page table, so memory follows the values seen rather than the range they
+/// span. Counts keep their low 16 bits in the page (half the cache lines of `u32` counts: the
+/// aggregation is bound by how many lines it touches) and carry the rest into a side page
+/// allocated only for pages that overflow. Equality compares contents.
 #[derive(Clone, Debug, Default)]
 pub struct Hist {
     first_page: u64,
     /// 0 = no page; otherwise 1 + index into `pages`.
     table: Vec<u32>,
     pages: Vec<Page>,
+    /// Per page: 0 = no high part; otherwise 1 + index into `highs`.
+    high: Vec<u32>,
+    /// Counts above 16 bits, in units of 2¹⁶.
+    highs: Vec<[u32; PAGE]>,
 }
 
 impl PartialEq for Hist {
@@ -45,38 +58,68 @@ impl PartialEq for Hist {
 }
 
 impl Hist {
+    fn count_at(&self, pi: usize, k: usize) -> u64 {
+        let low = u64::from(self.pages[pi].0[k]);
+        match self.high[pi] {
+            0 => low,
+            h => low + (u64::from(self.highs[h as usize - 1][k]) << 16),
+        }
+    }
+
     /// Non-zero buckets `(key, count)` in increasing key order.
-    pub fn entries(&self) -> impl DoubleEndedIterator<Item = (u64, u32)> + '_ {
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = (u64, u64)> + '_ {
         self.table.iter().enumerate().filter(|(_, t)| **t != 0).flat_map(move |(i, &t)| {
             let base = (self.first_page + i as u64) << PAGE_BITS;
-            self.pages[t as usize - 1]
-                .0
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| **c > 0)
-                .map(move |(k, &c)| (base + k as u64, c))
+            let pi = t as usize - 1;
+            (0..PAGE).filter_map(move |k| {
+                let c = self.count_at(pi, k);
+                (c > 0).then_some((base + k as u64, c))
+            })
         })
     }
 
-    /// Memory held, in bytes (for diagnostics and the memory estimate).
+    /// Memory held, in bytes.
     pub fn bytes(&self) -> usize {
-        self.table.capacity() * 4 + self.pages.capacity() * std::mem::size_of::<Page>()
+        self.table.capacity() * 4
+            + self.pages.capacity() * std::mem::size_of::<Page>()
+            + self.high.capacity() * 4
+            + self.highs.capacity() * PAGE * 4
     }
 
+    /// Adds `n` to bucket `k` of page `pi`, carrying above 16 bits.
     #[inline]
-    fn add(&mut self, key: u64, n: u32) {
+    fn bump(&mut self, pi: usize, k: usize, n: u64) {
+        let t = u64::from(self.pages[pi].0[k]) + n;
+        self.pages[pi].0[k] = (t & 0xffff) as u16;
+        if t > 0xffff {
+            self.carry(pi, k, t >> 16);
+        }
+    }
+
+    #[cold]
+    fn carry(&mut self, pi: usize, k: usize, units: u64) {
+        if self.high[pi] == 0 {
+            self.highs.push([0; PAGE]);
+            self.high[pi] = self.highs.len() as u32;
+        }
+        let h = &mut self.highs[self.high[pi] as usize - 1][k];
+        *h = h.saturating_add(units.min(u64::from(u32::MAX)) as u32);
+    }
+
+    /// The page index holding `key`, creating the page if needed.
+    #[inline]
+    fn page_of(&mut self, key: u64) -> usize {
         let p = (key >> PAGE_BITS).wrapping_sub(self.first_page) as usize;
         if let Some(&t) = self.table.get(p)
             && t != 0
         {
-            self.pages[t as usize - 1].0[(key as usize) & (PAGE - 1)] += n;
-            return;
+            return t as usize - 1;
         }
-        self.add_slow(key, n);
+        self.new_page(key)
     }
 
     #[cold]
-    fn add_slow(&mut self, key: u64, n: u32) {
+    fn new_page(&mut self, key: u64) -> usize {
         let page = key >> PAGE_BITS;
         if self.table.is_empty() {
             self.first_page = page;
@@ -97,13 +140,21 @@ impl Hist {
         }
         if self.table[p] == 0 {
             self.pages.push(Page::default());
+            self.high.push(0);
             self.table[p] = self.pages.len() as u32;
         }
-        self.pages[self.table[p] as usize - 1].0[(key as usize) & (PAGE - 1)] += n;
+        self.table[p] as usize - 1
+    }
+
+    #[inline]
+    fn add(&mut self, key: u64, n: u64) {
+        let pi = self.page_of(key);
+        self.bump(pi, (key as usize) & (PAGE - 1), n);
     }
 
     /// Adds many keys (a block of one series): counted in a small local array when they span a
-    /// narrow range, then added page by page, so each page is looked up once per block.
+    /// narrow range, then added page by page, so each page is looked up and touched once per
+    /// block.
     fn add_keys(&mut self, keys: impl Iterator<Item = u64> + Clone, n: usize) {
         const LOCAL: usize = 4096;
         let (mut kmin, mut kmax) = (u64::MAX, 0);
@@ -124,16 +175,28 @@ impl Hist {
         for k in keys {
             local[(k - base) as usize] += 1;
         }
-        for (pi, chunk) in local[..span.div_ceil(PAGE) * PAGE].chunks_exact(PAGE).enumerate() {
+        for (ci, chunk) in local[..span.div_ceil(PAGE) * PAGE].chunks_exact(PAGE).enumerate() {
             if chunk.iter().all(|&c| c == 0) {
                 continue;
             }
-            let key0 = base + (pi * PAGE) as u64;
-            self.add(key0, 0);
-            let p = ((key0 >> PAGE_BITS) - self.first_page) as usize;
-            let page = &mut self.pages[self.table[p] as usize - 1].0;
-            for (dst, &c) in page.iter_mut().zip(chunk) {
-                *dst += c;
+            let pi = self.page_of(base + (ci * PAGE) as u64);
+            let page = &mut self.pages[pi].0;
+            let mut sums = [0u32; PAGE];
+            let mut over = false;
+            for k in 0..PAGE {
+                sums[k] = u32::from(page[k]) + chunk[k];
+                over |= sums[k] > 0xffff;
+            }
+            if over {
+                for (k, &c) in chunk.iter().enumerate() {
+                    if c > 0 {
+                        self.bump(pi, k, u64::from(c));
+                    }
+                }
+            } else {
+                for k in 0..PAGE {
+                    page[k] = sums[k] as u16;
+                }
             }
         }
     }
@@ -145,7 +208,7 @@ impl Hist {
     }
 
     fn total(&self) -> u64 {
-        self.pages.iter().flat_map(|p| p.0.iter()).map(|&c| u64::from(c)).sum()
+        self.entries().map(|(_, c)| c).sum()
     }
 }
 
@@ -154,7 +217,7 @@ impl Hist {
 impl Serialize for Hist {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut prev = 0u64;
-        let deltas: Vec<(u64, u32)> = self
+        let deltas: Vec<(u64, u64)> = self
             .entries()
             .map(|(key, c)| {
                 let delta = key - prev;
@@ -168,18 +231,18 @@ impl Serialize for Hist {
 
 impl<'de> Deserialize<'de> for Hist {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hist, D::Error> {
-        let entries: Vec<(u64, u32)> = Vec::deserialize(d)?;
+        let entries: Vec<(u64, u64)> = Vec::deserialize(d)?;
         let mut h = Hist::default();
         let mut key = 0u64;
         let n = entries.len();
         for (i, (delta, c)) in entries.into_iter().enumerate() {
-            if (i > 0 && delta == 0) || c == 0 {
-                return Err(serde::de::Error::custom("histogram buckets out of order or empty"));
+            if (i > 0 && delta == 0) || c == 0 || c > (1u64 << 46) {
+                return Err(serde::de::Error::custom("histogram buckets out of order, empty or too large"));
             }
-            // Keys of finite doubles are below 2²¹ (bits >> 42).
+            // Keys of finite doubles are below 2²² (bits >> 42).
             key = key
                 .checked_add(delta)
-                .filter(|k| *k < (1u64 << 21))
+                .filter(|k| *k < (1u64 << 22))
                 .ok_or_else(|| serde::de::Error::custom("histogram key out of range"))?;
             h.add(key, c);
             // A real histogram's pages are dense enough; a crafted one must not make us
@@ -201,10 +264,12 @@ pub struct Sketch {
     pub min: f64,
     /// Largest value.
     pub max: f64,
-    /// Exact fixed-point sum (value · 2²⁰, truncated toward zero per value).
+    /// Exact fixed-point sum (value · 2²⁰, rounded to the nearest integer, ties to even).
     pub sum: i128,
     /// Values equal to zero.
     pub zeros: u64,
+    /// Mantissa bits of the bucket keys ([`COARSE_BITS`] or [`FINE_BITS`]).
+    pub bits: u8,
     /// Positive values.
     pub pos: Hist,
     /// Negative values (by magnitude).
@@ -213,15 +278,7 @@ pub struct Sketch {
 
 impl Default for Sketch {
     fn default() -> Self {
-        Sketch {
-            count: 0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            sum: 0,
-            zeros: 0,
-            pos: Hist::default(),
-            neg: Hist::default(),
-        }
+        Sketch::new(FINE_BITS)
     }
 }
 
@@ -249,36 +306,56 @@ impl Level {
 }
 
 impl Sketch {
+    /// An empty sketch with `bits` mantissa bits per bucket key.
+    pub fn new(bits: u8) -> Sketch {
+        Sketch {
+            count: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sum: 0,
+            zeros: 0,
+            bits,
+            pos: Hist::default(),
+            neg: Hist::default(),
+        }
+    }
+
+    #[inline]
+    fn shift(&self) -> u32 {
+        52 - u32::from(self.bits.clamp(1, 20))
+    }
+
     /// Adds one value (must be finite).
     #[inline]
     pub fn add(&mut self, v: f64) {
-        self.count += 1;
-        if v < self.min {
-            self.min = v;
-        }
-        if v > self.max {
-            self.max = v;
-        }
-        self.sum += (v * SUM_SCALE) as i64 as i128;
-        if v > 0.0 {
-            self.pos.add(v.to_bits() >> SHIFT, 1);
-        } else if v < 0.0 {
-            self.neg.add((-v).to_bits() >> SHIFT, 1);
-        } else {
-            self.zeros += 1;
-        }
+        self.add_slice(std::slice::from_ref(&v));
     }
 
     /// Adds a block of values (the same result as adding them one by one). A block whose values
     /// are all equal — a fixed capacity, a zero gap — costs one histogram update.
     pub fn add_slice(&mut self, values: &[f64]) {
         let Some(&first) = values.first() else { return };
+        let shift = self.shift();
+        // Plain comparisons (values are finite): they vectorise, unlike `f64::min`'s NaN rules.
         let (mut lo, mut hi) = (first, first);
-        let mut sum: i128 = 0;
         for &v in values {
-            lo = lo.min(v);
-            hi = hi.max(v);
-            sum += (v * SUM_SCALE) as i64 as i128;
+            lo = if v < lo { v } else { lo };
+            hi = if v > hi { v } else { hi };
+        }
+        // The exact sum, in fixed point: value · 2²⁰ rounded to an integer. Inside ±2³⁰ the
+        // rounding is the float trick (adding 1.5·2⁵² puts the integer in the low mantissa
+        // bits), which vectorises; outside it, a checked conversion.
+        let mut sum: i128 = 0;
+        if lo > -1e9 && hi < 1e9 && values.len() <= 1 << 20 {
+            let mut part: i64 = 0;
+            for &v in values {
+                part += (v * SUM_SCALE + ROUND).to_bits() as i64 - ROUND_BITS;
+            }
+            sum = i128::from(part);
+        } else {
+            for &v in values {
+                sum += libm::rint(v * SUM_SCALE) as i128;
+            }
         }
         let n = values.len() as u64;
         self.count += n;
@@ -287,31 +364,33 @@ impl Sketch {
         self.sum += sum;
         if lo == hi {
             if first > 0.0 {
-                self.pos.add(first.to_bits() >> SHIFT, n as u32);
+                self.pos.add(first.to_bits() >> shift, n);
             } else if first < 0.0 {
-                self.neg.add((-first).to_bits() >> SHIFT, n as u32);
+                self.neg.add((-first).to_bits() >> shift, n);
             } else {
                 self.zeros += n;
             }
             return;
         }
         if lo > 0.0 {
-            self.pos.add_keys(values.iter().map(|v| v.to_bits() >> SHIFT), values.len());
+            self.pos.add_keys(values.iter().map(|v| v.to_bits() >> shift), values.len());
             return;
         }
         for &v in values {
             if v > 0.0 {
-                self.pos.add(v.to_bits() >> SHIFT, 1);
+                self.pos.add(v.to_bits() >> shift, 1);
             } else if v < 0.0 {
-                self.neg.add((-v).to_bits() >> SHIFT, 1);
+                self.neg.add((-v).to_bits() >> shift, 1);
             } else {
                 self.zeros += 1;
             }
         }
     }
 
-    /// Merges another sketch in (exact: the result does not depend on the order of merges).
+    /// Merges another sketch of the same resolution in (exact: the result does not depend on
+    /// the order of merges).
     pub fn merge(&mut self, o: &Sketch) {
+        debug_assert_eq!(self.bits, o.bits);
         self.count += o.count;
         self.min = self.min.min(o.min);
         self.max = self.max.max(o.max);
@@ -329,23 +408,24 @@ impl Sketch {
         (self.sum as f64 / SUM_SCALE) / self.count as f64
     }
 
-    /// The quantile at `level` (MODEL §6), rounded to a whole number when `integral`.
+    /// The quantile at `level` (MODEL §6), a whole number when `integral`.
     pub fn quantile(&self, level: Level, integral: bool) -> f64 {
         if self.count == 0 {
             return f64::NAN;
         }
         let rank = level.rank(self.count);
+        let shift = self.shift();
         let mut seen = 0u64;
         let rep = |key: u64, negative: bool| -> f64 {
-            let lo = f64::from_bits(key << SHIFT);
-            let hi = f64::from_bits((key + 1) << SHIFT);
+            let lo = f64::from_bits(key << shift);
+            let hi = f64::from_bits((key + 1) << shift);
             let mut mid = 0.5 * (lo + hi);
             if !mid.is_finite() {
                 mid = lo;
             }
             if integral {
                 // A bucket narrower than 1 holds at most one whole number, ⌈lo⌉; a wider one
-                // starts at ≥ 1024, where rounding adds at most 0.05 %.
+                // starts at ≥ 1024 (with 10 bits), where rounding adds at most 0.05 %.
                 mid = if hi - lo < 1.0 { libm::ceil(lo) } else { libm::round(mid) };
             }
             if negative { -mid } else { mid }
@@ -353,7 +433,7 @@ impl Sketch {
         let clamp = |x: f64| x.max(self.min).min(self.max);
         // Negative values from the most negative (largest magnitude) upwards.
         for (key, c) in self.neg.entries().rev() {
-            seen += u64::from(c);
+            seen += c;
             if seen >= rank {
                 return clamp(rep(key, true));
             }
@@ -363,7 +443,7 @@ impl Sketch {
             return clamp(0.0);
         }
         for (key, c) in self.pos.entries() {
-            seen += u64::from(c);
+            seen += c;
             if seen >= rank {
                 return clamp(rep(key, false));
             }
@@ -373,7 +453,8 @@ impl Sketch {
 
     /// Internal consistency (for reading partial results): counts agree.
     pub fn is_consistent(&self) -> bool {
-        self.pos.total() + self.neg.total() + self.zeros == self.count
+        (COARSE_BITS..=FINE_BITS).contains(&self.bits)
+            && self.pos.total() + self.neg.total() + self.zeros == self.count
             && (self.count == 0 || (self.min.is_finite() && self.max.is_finite() && self.min <= self.max))
     }
 }
@@ -465,6 +546,57 @@ mod tests {
         one.add_slice(&[]);
         (0..10).for_each(|_| one.add(5.0));
         assert_eq!(one, blocks);
+    }
+
+    #[test]
+    fn coarse_quantiles_within_accuracy_contract() {
+        let mut values: Vec<f64> = (0..20_000).map(|i| 5e5 * (1.0 + 0.2 * ((i as f64) * 0.618).fract())).collect();
+        let mut s = Sketch::new(COARSE_BITS);
+        for chunk in values.chunks(256) {
+            s.add_slice(chunk);
+        }
+        values.sort_by(f64::total_cmp);
+        for num in [1, 5, 10, 25, 50, 75, 90, 95, 99] {
+            let l = Level::new(num, 100);
+            let (got, want) = (s.quantile(l, false), exact_quantile(&values, l));
+            assert!((got - want).abs() <= want * 0.001, "q{num}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn counts_carry_beyond_16_bits() {
+        let mut s = Sketch::new(COARSE_BITS);
+        for _ in 0..300 {
+            s.add_slice(&[42.0; 256]);
+            s.add_slice(&[
+                41.0, 42.0, 43.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0,
+            ]);
+        }
+        s.add(7.0);
+        assert_eq!(s.count, 300 * 272 + 1);
+        assert!(s.is_consistent());
+        let total: u64 = s.pos.entries().map(|(_, c)| c).sum();
+        assert_eq!(total, s.count);
+        assert!((s.quantile(Level::new(1, 2), false) - 42.0).abs() <= 42.0 * 0.001);
+        let mut merged = s.clone();
+        merged.merge(&s);
+        assert_eq!(merged.pos.entries().map(|(_, c)| c).sum::<u64>(), 2 * s.count);
+        let bytes = postcard::to_stdvec(&merged).unwrap();
+        let back: Sketch = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, merged);
+    }
+
+    #[test]
+    fn fixed_point_sums_are_rounded_values_on_both_paths() {
+        // Includes exact halves (2⁻²¹ · odd): both paths round them to even.
+        let small = [1.5, -2.25, 1e-7, 123_456.789_012, 1.0 / (1u64 << 21) as f64, 3.0 / (1u64 << 21) as f64];
+        let big = [3e9, -4e10, 0.5, 1.0 / (1u64 << 21) as f64, 3.0 / (1u64 << 21) as f64];
+        for values in [&small[..], &big[..]] {
+            let mut s = Sketch::default();
+            s.add_slice(values);
+            let want: i128 = values.iter().map(|v| (v * SUM_SCALE).round_ties_even() as i128).sum();
+            assert_eq!(s.sum, want);
+        }
     }
 
     #[test]
