@@ -29,6 +29,8 @@ pub struct Args {
     /// Overwrite an existing directory that capsim did not write.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub charts: super::ChartArgs,
 }
 
 /// The default output directory of a scenario: `output/<stem>/`.
@@ -63,6 +65,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let tables = Tables { scenario: &s, model: &model, agg: &agg, central: &central, risk: s.settings.risk };
     let mut files = report::table_files(&tables);
     let wall = started.elapsed().as_secs_f64();
+    files.extend(args.charts.files(&tables, out)?);
 
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());
