@@ -168,8 +168,8 @@ fn chart_flags_fail_cleanly() {
     };
     fail(&["--lang", "fr"], "--lang");
     fail(&["--chart-size", "1600"], "WIDTHxHEIGHT");
-    fail(&["--chart-size", "300x200"], "800");
-    fail(&["--chart-size", "1600x0"], "500");
+    fail(&["--chart-size", "300x200"], "960");
+    fail(&["--chart-size", "1600x0"], "600");
     fail(&["--font", "no-such-font.ttf"], "no-such-font.ttf");
     w.write("bad.ttf", "not a font");
     fail(&["--font", "bad.ttf"], "not a TrueType/OpenType font");

@@ -103,7 +103,7 @@ pub fn sentence(t: &Tables, f: &Finding, lang: Lang) -> String {
     match (f.strength, lang) {
         (Strength::Likely, Lang::En) => format!(
             "{town} — {}: shortfall likely (P ≥ 0.5) in {ranges}; P(shortfall) = {} in {}, {} in {}. Gap in {} \
-             (demand − capacity, 0 where there is none): median {} {unit}, 95th percentile {} {unit}.",
+             ({unit}): median {}, 95th percentile {}.",
             lower_first(name),
             prob(f.prob),
             f.year,
@@ -114,8 +114,8 @@ pub fn sentence(t: &Tables, f: &Finding, lang: Lang) -> String {
             amount(f.end_gap_p95),
         ),
         (Strength::Likely, Lang::Zh) => format!(
-            "{town}—{name}：{ranges}年很可能短缺（短缺概率 ≥ 0.5）；短缺概率 {}年为 {}，{}年为 {}。{}年缺口（需求 − 供给，无短缺时计为 \
-             0）：中位数 {} {unit}，第95百分位 {} {unit}。",
+            "{town}—{name}：{ranges}年很可能短缺（短缺概率 ≥ 0.5）；短缺概率 {}年为 {}，{}年为 {}。{}年缺口（{unit}）：中位数 {}，\
+             第95百分位 {}。",
             f.year,
             prob(f.prob),
             f.end_year,
@@ -280,23 +280,40 @@ pub fn report(t: &Tables, info: &ChartInfo, opts: &ChartOptions, charts: &[OutFi
         };
         let _ = writeln!(h, "<p>{}</p>", esc(&s));
     } else {
-        let _ = writeln!(h, "<ul>");
-        for f in &fs {
-            let _ = writeln!(h, "<li>{}</li>", esc(&sentence(t, f, lang)));
+        let groups = [
+            (Strength::Likely, lang.t("Shortfall likely (P ≥ 0.5 in some year)", "很可能短缺（某年短缺概率 ≥ 0.5）").to_string()),
+            (
+                Strength::Possible,
+                match lang {
+                    Lang::En => format!("Shortfall possible (P ≥ {} in some year, never 0.5)", t.risk),
+                    Lang::Zh => format!("存在短缺风险（某年短缺概率 ≥ {}，但始终低于 0.5）", t.risk),
+                },
+            ),
+        ];
+        for (strength, heading) in groups {
+            let group: Vec<&Finding> = fs.iter().filter(|f| f.strength == strength).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let _ = writeln!(h, "<h3>{} — {}</h3>\n<ul>", esc(&heading), group.len());
+            for f in group {
+                let _ = writeln!(h, "<li>{}</li>", esc(&sentence(t, f, lang)));
+            }
+            let _ = writeln!(h, "</ul>");
         }
-        let _ = writeln!(h, "</ul>");
         let pairs = m.towns.len() * m.resources.len();
         let rest = pairs - fs.len();
         let s = match lang {
             Lang::En => format!(
                 "The other {rest} of {pairs} town × service pairs stay below P(shortfall) = {} in every year. \
                  P(shortfall) is the share of draws in which year-end demand exceeds capacity (summary.csv, \
-                 shortfall_prob); gaps are summary.csv's gap_p50 and gap_p95.",
+                 shortfall_prob). The gap is demand − capacity, counted as 0 in draws without a shortfall; its median \
+                 and 95th percentile are summary.csv's gap_p50 and gap_p95.",
                 t.risk
             ),
             Lang::Zh => format!(
                 "其余 {rest} 个（共 {pairs} 个）新城×设施组合每年的短缺概率均低于 {}。短缺概率为年末需求超过供给的抽样比例（summary.csv 的 \
-                 shortfall_prob）；缺口取自 summary.csv 的 gap_p50 与 gap_p95。",
+                 shortfall_prob）。缺口为需求 − 供给，无短缺的抽样计为 0；其中位数与第95百分位取自 summary.csv 的 gap_p50 与 gap_p95。",
                 t.risk
             ),
         };

@@ -35,7 +35,7 @@ pub const DEFAULT_WIDTH: u32 = 1600;
 /// Default chart height in pixels.
 pub const DEFAULT_HEIGHT: u32 = 1000;
 /// Smallest chart size that keeps 14 px text free of overlaps.
-pub const MIN_SIZE: (u32, u32) = (800, 500);
+pub const MIN_SIZE: (u32, u32) = (960, 600);
 /// Largest chart size accepted (memory: a chart is drawn at 2× in RGB).
 pub const MAX_SIDE: u32 = 8000;
 
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(parse_size("1200X800"), Ok((1200, 800)));
         assert!(parse_size("1600").unwrap_err().contains("WIDTHxHEIGHT"));
         assert!(parse_size("axb").is_err());
-        assert!(parse_size("100x100").unwrap_err().contains("800"));
+        assert!(parse_size("100x100").unwrap_err().contains("960"));
         assert!(parse_size("99999x1000").is_err());
     }
 }

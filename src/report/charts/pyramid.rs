@@ -32,9 +32,9 @@ pub fn draw(p: &Pyramid, opts: &ChartOptions, note: &str) -> Result<Vec<u8>> {
     };
     let mut y = frame::header(&mut c, &title, &subtitle);
     let entries = vec![
-        (Key::Swatch(palette::GREY, 1.0), format!("{base} {}", lang.t("(base year)", "（基年）"))),
-        (Key::Swatch(palette::BLUE, 1.0), format!("{} {end}", lang.t("Males", "男性"))),
-        (Key::Swatch(palette::VERMILLION, 1.0), format!("{} {end}", lang.t("Females", "女性"))),
+        (Key::Swatch(palette::GREY, 1.0), format!("{base}{}", lang.t(" (base year)", "年（基年）"))),
+        (Key::Swatch(palette::BLUE, 1.0), format!("{} {end}{}", lang.t("Males", "男性"), lang.t("", "年"))),
+        (Key::Swatch(palette::VERMILLION, 1.0), format!("{} {end}{}", lang.t("Females", "女性"), lang.t("", "年"))),
         (Key::Whisker(palette::BLACK), lang.t("90 % band across draws", "抽样 90% 区间").to_string()),
     ];
     y = frame::legend(&mut c, &entries, frame::MARGIN, f64::from(w) - frame::MARGIN, y);
@@ -122,7 +122,7 @@ pub fn draw(p: &Pyramid, opts: &ChartOptions, note: &str) -> Result<Vec<u8>> {
         c.text(mid, ym, &row.label, size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
         for (k, color) in [(0, palette::GREY), (1, palette::BLUE)] {
             let yb = ym - bar - 1.0 + k as f64 * (bar + 2.0);
-            bar_with_band(&mut c, &row.male[k], yb, bar, &left_x, if k == 0 { palette::GREY } else { color });
+            bar_with_band(&mut c, &row.male[k], yb, bar, &left_x, color);
         }
         for (k, color) in [(0, palette::GREY), (1, palette::VERMILLION)] {
             let yb = ym - bar - 1.0 + k as f64 * (bar + 2.0);
