@@ -139,7 +139,7 @@ fn a_hanzi_draws_its_own_glyph() {
     let font = ChartFont::embedded();
     let draw = |s: &str| {
         let mut c = Canvas::new(800, 500, &font);
-        c.text(20.0, 250.0, s, 40.0, Rgb(0, 0, 0), HAlign::Left, VAlign::Middle);
+        c.text(20.0, 250.0, s, 40.0, Rgb(0, 0, 0), (HAlign::Left, VAlign::Middle));
         assert!(c.missing.is_empty(), "{s}: missing {:?}", c.missing);
         decode(&c.png("test").unwrap())
     };
@@ -151,7 +151,7 @@ fn a_hanzi_draws_its_own_glyph() {
     // Two different hanzi give different pixels: neither is the .notdef box.
     assert!(xin.rgb != cheng.rgb);
     let mut c = Canvas::new(800, 500, &font);
-    c.text(20.0, 250.0, "\u{2F800}", 40.0, Rgb(0, 0, 0), HAlign::Left, VAlign::Middle);
+    c.text(20.0, 250.0, "\u{2F800}", 40.0, Rgb(0, 0, 0), (HAlign::Left, VAlign::Middle));
     assert_eq!(c.missing.len(), 1, "a character outside the subset is reported");
 }
 

@@ -281,7 +281,10 @@ pub fn report(t: &Tables, info: &ChartInfo, opts: &ChartOptions, charts: &[OutFi
         let _ = writeln!(h, "<p>{}</p>", esc(&s));
     } else {
         let groups = [
-            (Strength::Likely, lang.t("Shortfall likely (P ≥ 0.5 in some year)", "很可能短缺（某年短缺概率 ≥ 0.5）").to_string()),
+            (
+                Strength::Likely,
+                lang.t("Shortfall likely (P ≥ 0.5 in some year)", "很可能短缺（某年短缺概率 ≥ 0.5）").to_string(),
+            ),
             (
                 Strength::Possible,
                 match lang {

@@ -72,12 +72,8 @@ pub fn amount(v: f64) -> String {
         2
     };
     let s = grouped(v, dp);
-    // "12.0" reads as 12: drop a zero fraction.
-    if s.contains('.') && s.trim_end_matches('0').ends_with('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    // Trailing zeros add nothing: "12.0" reads as 12, "2.50" as 2.5.
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 /// A probability with two decimals (`0.63`); `<0.01` and `>0.99` where rounding would hide
@@ -85,7 +81,7 @@ pub fn amount(v: f64) -> String {
 pub fn prob(p: f64) -> String {
     if p > 0.0 && p < 0.005 {
         "<0.01".into()
-    } else if p < 1.0 && p >= 0.995 {
+    } else if (0.995..1.0).contains(&p) {
         ">0.99".into()
     } else {
         crate::report::tables::fixed(p, 2)

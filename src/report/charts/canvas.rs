@@ -321,7 +321,8 @@ impl Canvas {
         self.font.width(text, em)
     }
 
-    /// Draws `text` with its anchor at `(x, y)`; returns its box `(x0, y0, x1, y1)`.
+    /// Draws `text` with its anchor (horizontal, vertical alignment) at `(x, y)`; returns its box
+    /// `(x0, y0, x1, y1)`.
     pub fn text(
         &mut self,
         x: f64,
@@ -329,8 +330,7 @@ impl Canvas {
         text: &str,
         em: f64,
         color: Rgb,
-        h: HAlign,
-        v: VAlign,
+        (h, v): (HAlign, VAlign),
     ) -> (f64, f64, f64, f64) {
         let w = self.text_width(text, em);
         let x0 = match h {
@@ -479,10 +479,10 @@ mod tests {
     fn text_marks_pixels_and_missing_glyphs() {
         let f = ChartFont::embedded();
         let mut c = Canvas::new(120, 40, &f);
-        c.text(4.0, 20.0, "新城", 20.0, Rgb(0, 0, 0), HAlign::Left, VAlign::Middle);
+        c.text(4.0, 20.0, "新城", 20.0, Rgb(0, 0, 0), (HAlign::Left, VAlign::Middle));
         assert!(c.buf.iter().any(|&b| b < 128));
         assert!(c.missing.is_empty());
-        c.text(60.0, 20.0, "\u{2F800}", 20.0, Rgb(0, 0, 0), HAlign::Left, VAlign::Middle);
+        c.text(60.0, 20.0, "\u{2F800}", 20.0, Rgb(0, 0, 0), (HAlign::Left, VAlign::Middle));
         assert_eq!(c.missing.len(), 1);
     }
 

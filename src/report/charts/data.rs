@@ -131,7 +131,7 @@ pub fn pyramids(t: &Tables, lang: Lang) -> Vec<Pyramid> {
     // The five-year groups 0-4 … 95-99 and 100+, in age order (the service bands that follow
     // them in the model overlap them and are not part of a pyramid).
     let five: Vec<usize> =
-        (0..ng).filter(|&g| m.groups[g].lo % 5 == 0 && m.groups[g].hi == m.groups[g].lo + 4).collect();
+        (0..ng).filter(|&g| m.groups[g].lo.is_multiple_of(5) && m.groups[g].hi == m.groups[g].lo + 4).collect();
     let open = (0..ng).find(|&g| m.groups[g].lo == 100 && m.groups[g].hi == 100);
     let groups: Vec<usize> = five.into_iter().chain(open).collect();
     let last = m.rows - 1;

@@ -43,8 +43,7 @@ impl Grid {
             x_title,
             size::AXIS_TITLE,
             palette::TEXT,
-            HAlign::Center,
-            VAlign::Bottom,
+            (HAlign::Center, VAlign::Bottom),
         );
         Grid { area, cols, rows }
     }
@@ -73,7 +72,7 @@ pub(super) fn panel(c: &mut Canvas, cell: Rect, title: &str, max: f64, integral:
     let (top, step) = frame::value_axis(max, plot_bottom - plot_top, integral);
     let label_w = frame::y_label_width(c, top, step);
     let r = Rect { x0: cell.x0 + label_w + 12.0, y0: plot_top, x1: cell.x1 - 18.0, y1: plot_bottom };
-    c.text(r.x0, cell.y0 + 2.0, &title, size::PANEL, palette::TEXT, HAlign::Left, VAlign::Top);
+    c.text(r.x0, cell.y0 + 2.0, &title, size::PANEL, palette::TEXT, (HAlign::Left, VAlign::Top));
     let p = Plot { r, xmin: f64::from(years.0) - 0.4, xmax: f64::from(years.1) + 0.4, ymin: 0.0, ymax: top };
     frame::y_axis(c, &p, step);
     frame::x_years(c, &p, years.0, years.1);

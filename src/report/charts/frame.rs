@@ -135,12 +135,12 @@ pub fn header(c: &mut Canvas, title: &str, subtitle: &str) -> f64 {
     let width = f64::from(c.width) - 2.0 * MARGIN;
     let mut y = MARGIN - 4.0;
     for line in wrap(c, title, size::TITLE, width) {
-        c.text(MARGIN, y, &line, size::TITLE, palette::TEXT, HAlign::Left, VAlign::Top);
+        c.text(MARGIN, y, &line, size::TITLE, palette::TEXT, (HAlign::Left, VAlign::Top));
         y += line_height(size::TITLE);
     }
     y += 4.0;
     for line in wrap(c, subtitle, size::SUBTITLE, width) {
-        c.text(MARGIN, y, &line, size::SUBTITLE, palette::MUTED, HAlign::Left, VAlign::Top);
+        c.text(MARGIN, y, &line, size::SUBTITLE, palette::MUTED, (HAlign::Left, VAlign::Top));
         y += line_height(size::SUBTITLE) + 2.0;
     }
     y + 6.0
@@ -163,7 +163,7 @@ pub fn footnote(c: &mut Canvas, lines: &[String]) {
     c.fill_rect(MARGIN, top, f64::from(c.width) - MARGIN, top + 1.0, palette::GRID, 1.0);
     let mut y = top + 8.0;
     for line in lines {
-        c.text(MARGIN, y, line, size::SMALL, palette::MUTED, HAlign::Left, VAlign::Top);
+        c.text(MARGIN, y, line, size::SMALL, palette::MUTED, (HAlign::Left, VAlign::Top));
         y += line_height(size::SMALL) + 2.0;
     }
 }
@@ -236,7 +236,7 @@ pub fn legend(c: &mut Canvas, entries: &[(Key, String)], x0: f64, x1: f64, y: f6
         }
         let ym = y + row_h / 2.0;
         draw_key(c, *key, x, ym);
-        c.text(x + KEY_W + 8.0, ym, label, size::LEGEND, palette::TEXT, HAlign::Left, VAlign::Middle);
+        c.text(x + KEY_W + 8.0, ym, label, size::LEGEND, palette::TEXT, (HAlign::Left, VAlign::Middle));
         x += w + 28.0;
     }
     y + row_h + 6.0
@@ -334,7 +334,7 @@ pub fn y_axis(c: &mut Canvas, p: &Plot, step: f64) {
         let v = p.ymin + i as f64 * step;
         let y = p.y(v);
         c.fill_rect(p.r.x0, y - 0.5, p.r.x1, y + 0.5, palette::GRID, 1.0);
-        c.text(p.r.x0 - 7.0, y, &grouped(v, dp), size::SMALL, palette::MUTED, HAlign::Right, VAlign::Middle);
+        c.text(p.r.x0 - 7.0, y, &grouped(v, dp), size::SMALL, palette::MUTED, (HAlign::Right, VAlign::Middle));
     }
 }
 
@@ -352,7 +352,7 @@ pub fn x_years(c: &mut Canvas, p: &Plot, first: i32, last: i32) {
         let len = if labelled { 6.0 } else { 3.0 };
         c.fill_rect(x - 0.6, y, x + 0.6, y + len, palette::AXIS, 1.0);
         if labelled {
-            c.text(x, y + 8.0, &year.to_string(), size::SMALL, palette::MUTED, HAlign::Center, VAlign::Top);
+            c.text(x, y + 8.0, &year.to_string(), size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
         }
     }
 }

@@ -70,13 +70,13 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
     let lx = frame::MARGIN;
     let bar_y = y + 4.0;
     let lead_w = c.text_width(lead, size::LEGEND);
-    c.text(lx, bar_y + 8.0, lead, size::LEGEND, palette::TEXT, HAlign::Left, VAlign::Middle);
+    c.text(lx, bar_y + 8.0, lead, size::LEGEND, palette::TEXT, (HAlign::Left, VAlign::Middle));
     let bx0 = lx + lead_w + 14.0;
     let bar_w = 360.0;
     let zero_w = 34.0;
     c.fill_rect(bx0, bar_y, bx0 + zero_w, bar_y + 16.0, Rgb(255, 255, 255), 1.0);
     c.stroke_rect(bx0, bar_y, bx0 + zero_w, bar_y + 16.0, palette::GREY, 1.0);
-    c.text(bx0 + zero_w / 2.0, bar_y + 22.0, "0", size::SMALL, palette::MUTED, HAlign::Center, VAlign::Top);
+    c.text(bx0 + zero_w / 2.0, bar_y + 22.0, "0", size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
     let gx0 = bx0 + zero_w + 12.0;
     let steps = 120;
     for i in 0..steps {
@@ -88,7 +88,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
         let p = k as f64 / 5.0;
         let x = gx0 + bar_w * p;
         let label = if k == 0 { ">0".to_string() } else { format!("{p:.1}") };
-        c.text(x, bar_y + 22.0, &label, size::SMALL, palette::MUTED, HAlign::Center, VAlign::Top);
+        c.text(x, bar_y + 22.0, &label, size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
     }
     let table_top = y + legend_h;
 
@@ -110,7 +110,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
             let label = year.to_string();
             // Every year when it fits, else every other.
             if c.text_width(&label, size::SMALL) + 6.0 <= cell_w || j % 2 == 0 {
-                c.text(x, y, &label, size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
+                c.text(x, y, &label, size::SMALL, palette::TEXT, (HAlign::Center, VAlign::Middle));
             }
         }
     };
@@ -126,7 +126,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
             }
             // The town's name on the first row of its group.
             let name = frame::fit(&c, &row.town, size::SMALL, town_w - 12.0);
-            c.text(frame::MARGIN, y + row_h / 2.0, &name, size::SMALL, palette::TEXT, HAlign::Left, VAlign::Middle);
+            c.text(frame::MARGIN, y + row_h / 2.0, &name, size::SMALL, palette::TEXT, (HAlign::Left, VAlign::Middle));
             prev_town = row.area;
         }
         if i % 2 == 1 {
@@ -139,8 +139,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
             &name,
             size::SMALL,
             palette::TEXT,
-            HAlign::Left,
-            VAlign::Middle,
+            (HAlign::Left, VAlign::Middle),
         );
         for (j, &p) in row.facts.probs.iter().enumerate() {
             let x = x_cells + j as f64 * cell_w;
@@ -153,7 +152,14 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
                 let label = prob(p);
                 if c.text_width(&label, size::SMALL) + 8.0 <= cell_w {
                     let ink = if fill.luminance() < 0.3 { Rgb(255, 255, 255) } else { palette::BLACK };
-                    c.text(x + cell_w / 2.0, y + row_h / 2.0, &label, size::SMALL, ink, HAlign::Center, VAlign::Middle);
+                    c.text(
+                        x + cell_w / 2.0,
+                        y + row_h / 2.0,
+                        &label,
+                        size::SMALL,
+                        ink,
+                        (HAlign::Center, VAlign::Middle),
+                    );
                 }
             }
         }

@@ -86,7 +86,7 @@ pub fn draw(p: &Pyramid, opts: &ChartOptions, note: &str) -> Result<Vec<u8>> {
         let v = i as f64 * step;
         for x in [left_x(v), right.x(v)] {
             c.fill_rect(x - 0.5, plot_top, x + 0.5, plot_bottom, palette::GRID, 1.0);
-            c.text(x, plot_bottom + 8.0, &grouped(v, dp), size::SMALL, palette::MUTED, HAlign::Center, VAlign::Top);
+            c.text(x, plot_bottom + 8.0, &grouped(v, dp), size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
         }
     }
     c.fill_rect(lx0, plot_bottom, lx1, plot_bottom + 1.0, palette::AXIS, 1.0);
@@ -97,8 +97,7 @@ pub fn draw(p: &Pyramid, opts: &ChartOptions, note: &str) -> Result<Vec<u8>> {
         lang.t("Males", "男性"),
         size::PANEL,
         palette::TEXT,
-        HAlign::Center,
-        VAlign::Top,
+        (HAlign::Center, VAlign::Top),
     );
     c.text(
         (rx0 + rx1) / 2.0,
@@ -106,12 +105,11 @@ pub fn draw(p: &Pyramid, opts: &ChartOptions, note: &str) -> Result<Vec<u8>> {
         lang.t("Females", "女性"),
         size::PANEL,
         palette::TEXT,
-        HAlign::Center,
-        VAlign::Top,
+        (HAlign::Center, VAlign::Top),
     );
-    c.text(mid, half_title_y, lang.t("Age", "年龄"), size::AXIS_TITLE, palette::TEXT, HAlign::Center, VAlign::Top);
+    c.text(mid, half_title_y, lang.t("Age", "年龄"), size::AXIS_TITLE, palette::TEXT, (HAlign::Center, VAlign::Top));
     let axis_title = lang.t("Residents in the age group (year end)", "该年龄组常住人口（年末，人）");
-    c.text(mid, bottom, axis_title, size::AXIS_TITLE, palette::TEXT, HAlign::Center, VAlign::Bottom);
+    c.text(mid, bottom, axis_title, size::AXIS_TITLE, palette::TEXT, (HAlign::Center, VAlign::Bottom));
 
     let slot = (plot_bottom - plot_top) / p.rows.len().max(1) as f64;
     let bar = (slot * 0.40).min(18.0);
@@ -119,7 +117,7 @@ pub fn draw(p: &Pyramid, opts: &ChartOptions, note: &str) -> Result<Vec<u8>> {
         // Oldest at the top.
         let y0 = plot_bottom - (i + 1) as f64 * slot;
         let ym = y0 + slot / 2.0;
-        c.text(mid, ym, &row.label, size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
+        c.text(mid, ym, &row.label, size::SMALL, palette::TEXT, (HAlign::Center, VAlign::Middle));
         for (k, color) in [(0, palette::GREY), (1, palette::BLUE)] {
             let yb = ym - bar - 1.0 + k as f64 * (bar + 2.0);
             bar_with_band(&mut c, &row.male[k], yb, bar, &left_x, color);

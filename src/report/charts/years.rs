@@ -81,10 +81,10 @@ pub fn draw(rows: &[RiskRow], t: &Tables, opts: &ChartOptions, note: &str) -> Re
     let every = frame::label_every(first, last, per_year, label_w);
     let head = |c: &mut Canvas, y: f64| {
         for year in (first..=last).filter(|y| (y - first) % every == 0) {
-            c.text(x_of(year), y, &year.to_string(), size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
+            c.text(x_of(year), y, &year.to_string(), size::SMALL, palette::TEXT, (HAlign::Center, VAlign::Middle));
         }
-        c.text(none_x, y, &none_label, size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
-        c.text(p_x, y, &p_label, size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
+        c.text(none_x, y, &none_label, size::SMALL, palette::TEXT, (HAlign::Center, VAlign::Middle));
+        c.text(p_x, y, &p_label, size::SMALL, palette::TEXT, (HAlign::Center, VAlign::Middle));
     };
     head(&mut c, table_top + col_head / 2.0);
     let top = table_top + col_head;
@@ -108,8 +108,8 @@ pub fn draw(rows: &[RiskRow], t: &Tables, opts: &ChartOptions, note: &str) -> Re
         let ym = top + (i as f64 + 0.5) * row_h;
         let town = frame::fit(&c, &row.town, size::SMALL, town_w - 12.0);
         let res = frame::fit(&c, &row.resource, size::SMALL, res_w - 12.0);
-        c.text(frame::MARGIN + 4.0, ym, &town, size::SMALL, palette::TEXT, HAlign::Left, VAlign::Middle);
-        c.text(frame::MARGIN + town_w, ym, &res, size::SMALL, palette::TEXT, HAlign::Left, VAlign::Middle);
+        c.text(frame::MARGIN + 4.0, ym, &town, size::SMALL, palette::TEXT, (HAlign::Left, VAlign::Middle));
+        c.text(frame::MARGIN + town_w, ym, &res, size::SMALL, palette::TEXT, (HAlign::Left, VAlign::Middle));
         let f = &row.facts;
         let xs = |y: Option<i32>| y.map_or(none_x, x_of);
         if let Some(p10) = f.first_p10 {
@@ -129,7 +129,7 @@ pub fn draw(rows: &[RiskRow], t: &Tables, opts: &ChartOptions, note: &str) -> Re
             }
         }
         let pb = if f.prob_by_end > 0.0 { prob(f.prob_by_end) } else { "0".into() };
-        c.text(p_x, ym, &pb, size::SMALL, palette::TEXT, HAlign::Center, VAlign::Middle);
+        c.text(p_x, ym, &pb, size::SMALL, palette::TEXT, (HAlign::Center, VAlign::Middle));
     }
     head(&mut c, bottom + col_head / 2.0 + 2.0);
     frame::footnote(&mut c, &foot);
