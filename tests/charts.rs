@@ -479,3 +479,32 @@ fn report_html_shows_every_image_in_chromium() {
     // The Chinese findings are on the page the browser parsed.
     assert!(dom.contains("主要发现"));
 }
+
+#[test]
+fn names_outside_the_font_are_warned_about() {
+    let w = Workdir::new();
+    // 㐀 (U+3400, CJK Extension A) is not among the GB2312 level-1 hanzi of the embedded font.
+    w.write("rare.toml", "[towns.north]\nname = { en = \"North New Town\", zh = \"㐀新城\" }\n");
+    let out = w
+        .capsim()
+        .arg("run")
+        .arg(scenario("example.toml"))
+        .args(["--with", "rare.toml", "--draws", "10", "--out", "o", "--lang", "zh"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no glyph for \"㐀\"") && err.contains("--font"), "{err}");
+    // English charts do not use the Chinese name: no warning.
+    let out = w
+        .capsim()
+        .arg("run")
+        .arg(scenario("example.toml"))
+        .args(["--with", "rare.toml", "--draws", "10", "--out", "e"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("no glyph"));
+}

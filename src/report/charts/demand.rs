@@ -5,7 +5,7 @@
 
 use super::canvas::{Canvas, Rgb};
 use super::data::{DemandChart, Quantiles};
-use super::fan::{BAND50, BAND90, Grid, fan_series, panel};
+use super::fan::{BAND50, BAND90, CENTRAL_W, Grid, MEDIAN_W, fan_series, panel};
 use super::frame::{self, Key, Plot, palette};
 use super::{ChartOptions, check_size};
 use crate::Result;
@@ -60,10 +60,10 @@ pub fn draw(d: &DemandChart, opts: &ChartOptions, note: &str) -> Result<Vec<u8>>
     );
     let mut y = frame::header(&mut c, &title, subtitle);
     let entries = vec![
-        (Key::Line(palette::BLUE, 2.6), lang.t("Demand, median", "需求中位数").to_string()),
+        (Key::Line(palette::BLUE, MEDIAN_W), lang.t("Demand, median", "需求中位数").to_string()),
         (Key::Swatch(palette::BLUE, BAND50 + BAND90 * (1.0 - BAND50)), lang.t("50 % band", "50% 区间").to_string()),
         (Key::Swatch(palette::BLUE, BAND90), lang.t("90 % band", "90% 区间").to_string()),
-        (Key::Dashed(palette::BLACK, 1.8), lang.t("Demand, central variant", "需求（中心情景）").to_string()),
+        (Key::Dashed(palette::BLACK, CENTRAL_W), lang.t("Demand, central variant", "需求（中心情景）").to_string()),
         (Key::Step(CAPACITY, 2.4), lang.t("Capacity, median", "供给中位数").to_string()),
         (Key::Swatch(palette::GREY, CAP_BAND), lang.t("Capacity, 90 % band", "供给 90% 区间").to_string()),
         (Key::Swatch(palette::ORANGE, SHADE), lang.t("P(shortfall) ≥ 0.5", "短缺概率 ≥ 0.5").to_string()),

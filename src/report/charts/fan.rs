@@ -9,6 +9,11 @@ use super::{ChartOptions, check_size};
 use crate::Result;
 use crate::report::Tables;
 
+/// Width of the median line.
+pub const MEDIAN_W: f64 = 3.6;
+/// Width of the dashed central-variant line.
+pub const CENTRAL_W: f64 = 1.6;
+
 /// Band opacities: the 90 % band, and the 50 % band drawn over it.
 pub const BAND90: f64 = 0.16;
 /// See [`BAND90`].
@@ -97,8 +102,9 @@ pub(super) fn band(c: &mut Canvas, p: &Plot, years: &[i32], lo: &[f64], hi: &[f6
 pub(super) fn fan_series(c: &mut Canvas, p: &Plot, years: &[i32], q: &Quantiles, color: Rgb) {
     band(c, p, years, &q.p05, &q.p95, color, BAND90);
     band(c, p, years, &q.p25, &q.p75, color, BAND50);
-    c.line(&points(p, years, &q.p50), color, 2.6);
-    c.dashed_line(&points(p, years, &q.central), palette::BLACK, 1.8, 8.0, 5.0);
+    c.line(&points(p, years, &q.p50), color, MEDIAN_W);
+    // The central variant often lies on the median: thin dashes with wide gaps keep both visible.
+    c.dashed_line(&points(p, years, &q.central), palette::BLACK, CENTRAL_W, 7.0, 6.0);
 }
 
 /// Draws `population_fan.png`.
@@ -119,10 +125,10 @@ pub fn draw(panels: &[FanPanel], t: &Tables, opts: &ChartOptions, note: &str) ->
     );
     let mut y = frame::header(&mut c, &title, subtitle);
     let entries = vec![
-        (Key::Line(palette::BLUE, 2.6), lang.t("Median", "中位数").to_string()),
+        (Key::Line(palette::BLUE, MEDIAN_W), lang.t("Median", "中位数").to_string()),
         (Key::Swatch(palette::BLUE, BAND50 + BAND90 * (1.0 - BAND50)), lang.t("50 % band", "50% 区间").to_string()),
         (Key::Swatch(palette::BLUE, BAND90), lang.t("90 % band", "90% 区间").to_string()),
-        (Key::Dashed(palette::BLACK, 1.8), lang.t("Central variant", "中心情景").to_string()),
+        (Key::Dashed(palette::BLACK, CENTRAL_W), lang.t("Central variant", "中心情景").to_string()),
         (Key::Diamond(palette::ORANGE), lang.t("Population target (scenario)", "人口规划目标（情景）").to_string()),
     ];
     y = frame::legend(&mut c, &entries, frame::MARGIN, f64::from(w) - frame::MARGIN, y);
