@@ -2,6 +2,7 @@
 
 mod util;
 
+mod charts;
 mod engine;
 mod properties;
 mod roundtrip;

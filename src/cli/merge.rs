@@ -22,6 +22,8 @@ pub struct Args {
     /// Overwrite an existing directory that capsim did not write.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub charts: super::ChartArgs,
 }
 
 /// Runs the command.
@@ -76,6 +78,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         args.force,
         1,
         wall,
+        &args.charts,
         out,
     )?;
     out.line(&format!("merged {} parts ({} draws) into {}", parts.len(), meta.draws_total, dir.display()));

@@ -1,10 +1,13 @@
 //! The command line: argument definitions (clap) and one module per subcommand. This is the
 //! only place that knows about flags and exit codes.
 
+mod charts;
 mod merge;
 mod progress;
 mod run;
 mod validate;
+
+pub use charts::{ChartArgs, LangArg};
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -37,6 +37,8 @@ pub struct Args {
     /// Run only shard I of N (0 ≤ I < N) and write its partial result for `capsim merge`.
     #[arg(long, value_name = "I/N", value_parser = partial::parse_shard)]
     pub shard: Option<(u64, u64)>,
+    #[command(flatten)]
+    pub charts: super::ChartArgs,
 }
 
 /// The default output directory of a scenario: `output/<stem>/`.
@@ -126,7 +128,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         agg: &agg,
         central: &central,
     };
-    write_report(&input, &dir, args.force, threads, wall, out)
+    write_report(&input, &dir, args.force, threads, wall, &args.charts, out)
 }
 
 fn run_shard(args: &Args, s: &Scenario, i: u64, n: u64, threads: usize, out: &Out) -> crate::Result<()> {
@@ -193,12 +195,14 @@ pub fn write_report(
     force: bool,
     threads: usize,
     wall: f64,
+    charts: &super::ChartArgs,
     out: &Out,
 ) -> crate::Result<()> {
     let s = input.scenario;
     let tables =
         Tables { scenario: s, model: input.model, agg: input.agg, central: input.central, risk: s.settings.risk };
     let mut files = report::table_files(&tables);
+    files.extend(charts.files(&tables, out)?);
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());
     let info = RunInfo {

@@ -1,11 +1,16 @@
-//! Reports of a run: the CSV tables and `run.json` (charts and the HTML page arrive with the
-//! reports issue). Everything is computed from the aggregate and the central variant; nothing
+//! Reports of a run: the CSV tables, `run.json`, the PNG charts ([`charts`]) and `report.html`
+//! ([`html`]). Everything is computed from the aggregate and the central variant; nothing
 //! here runs the model again.
 
+pub mod charts;
+pub mod html;
+pub mod lang;
 pub mod tables;
 
 use serde::Serialize;
 
+pub use charts::{ChartInfo, ChartOptions, chart_files};
+pub use lang::Lang;
 pub use tables::Tables;
 
 use crate::output::OutFile;
@@ -61,4 +66,12 @@ pub fn run_json(info: &RunInfo) -> Vec<u8> {
     let mut s = serde_json::to_string_pretty(info).unwrap_or_default();
     s.push('\n');
     s.into_bytes()
+}
+
+/// The charts of a run and `report.html`, which embeds them.
+pub fn chart_and_report_files(t: &Tables, info: &ChartInfo, opts: &ChartOptions) -> crate::Result<Vec<OutFile>> {
+    let mut files = chart_files(t, info, opts)?;
+    let page = html::report(t, info, opts, &files);
+    files.push(("report.html".into(), page));
+    Ok(files)
 }

@@ -1,0 +1,72 @@
+//! Chart flags shared by every command that writes charts (`run` now; `merge`, `sweep`,
+//! `plan` flatten the same struct): `--no-charts`, `--lang`, `--chart-size`, `--font`.
+
+use crate::Result;
+use crate::output::OutFile;
+use crate::report::charts::{self, ChartFont, ChartInfo, ChartOptions};
+use crate::report::{Lang, Tables};
+
+use super::Out;
+
+/// Language of charts and report.html.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LangArg {
+    /// English.
+    En,
+    /// Simplified Chinese (names from the scenario's `zh` fields).
+    Zh,
+}
+
+/// Chart options on the command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChartArgs {
+    /// Write no charts and no report.html (tables only).
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Language of chart titles, labels and the findings in report.html (file names do not change).
+    #[arg(long, value_enum, default_value_t = LangArg::En)]
+    pub lang: LangArg,
+    /// Chart size in pixels; charts with a row per town × service grow taller to keep 14 px text.
+    #[arg(long, value_name = "WxH", default_value = "1600x1000", value_parser = charts::parse_size)]
+    pub chart_size: (u32, u32),
+    /// A TrueType/OpenType font with both Latin and Chinese glyphs, for names the embedded font
+    /// (GB2312 level-1 hanzi) lacks.
+    #[arg(long, value_name = "PATH", value_parser = parse_font)]
+    pub font: Option<ChartFont>,
+}
+
+/// Reads `--font` while parsing arguments, so a bad font fails before any computation.
+fn parse_font(s: &str) -> std::result::Result<ChartFont, String> {
+    ChartFont::from_file(std::path::Path::new(s)).map_err(|e| e.to_string())
+}
+
+impl ChartArgs {
+    /// The validated options (reads `--font`).
+    pub fn options(&self) -> Result<ChartOptions> {
+        let font = self.font.clone().unwrap_or_else(ChartFont::embedded);
+        let lang = match self.lang {
+            LangArg::En => Lang::En,
+            LangArg::Zh => Lang::Zh,
+        };
+        Ok(ChartOptions { lang, width: self.chart_size.0, height: self.chart_size.1, font })
+    }
+
+    /// The chart files and report.html of a run (none with `--no-charts`); warns about
+    /// characters the font lacks.
+    pub fn files(&self, t: &Tables, out: &Out) -> Result<Vec<OutFile>> {
+        if self.no_charts {
+            return Ok(Vec::new());
+        }
+        let opts = self.options()?;
+        let missing = charts::missing_glyphs(t, &opts);
+        if !missing.is_empty() {
+            let chars: String = missing.iter().collect();
+            out.note(&format!(
+                "warning: the chart font ({}) has no glyph for {chars:?}; those characters are drawn as boxes. Pass \
+                 --font PATH with a font that has them (e.g. a full Noto Sans CJK SC .otf).",
+                opts.font.origin
+            ));
+        }
+        crate::report::chart_and_report_files(t, &ChartInfo::of_run(t), &opts)
+    }
+}
