@@ -19,6 +19,7 @@ pub mod output;
 pub mod report;
 pub mod rng;
 pub mod runner;
+pub mod sensitivity;
 pub mod scenario;
 pub mod stats;
 

@@ -2,6 +2,8 @@
 //! only place that knows about flags and exit codes.
 
 mod run;
+mod sensitivity;
+mod sweep;
 mod validate;
 
 use std::io::Write;
@@ -31,6 +33,10 @@ pub enum Command {
     Validate(validate::Args),
     /// Project a scenario and write the shortfall tables.
     Run(run::Args),
+    /// Run the scenario at each value of one or two parameters (same seed at every point).
+    Sweep(sweep::Args),
+    /// Rank the random inputs by their effect on shortfalls (Sobol' indices or Morris screening).
+    Sensitivity(sensitivity::Args),
 }
 
 /// Overlay fragments shared by every command that reads a scenario.
@@ -93,6 +99,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(a) => validate::run(&a, &out),
         Command::Run(a) => run::run(&a, &out),
+        Command::Sweep(a) => sweep::run(&a, &out),
+        Command::Sensitivity(a) => sensitivity::run(&a, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

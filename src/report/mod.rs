@@ -2,6 +2,7 @@
 //! reports issue). Everything is computed from the aggregate and the central variant; nothing
 //! here runs the model again.
 
+pub mod sweep_charts;
 pub mod tables;
 
 use serde::Serialize;
