@@ -19,8 +19,8 @@ pub mod output;
 pub mod report;
 pub mod rng;
 pub mod runner;
-pub mod sensitivity;
 pub mod scenario;
+pub mod sensitivity;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -210,7 +210,9 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
 
     out.line(&console(&analysis, model.towns.len()));
     if !text {
-        out.note("note: the charts have no text labels (no font is built in yet); pass --font FILE.ttf for labelled charts");
+        out.note(
+            "note: the charts have no text labels (no font is built in yet); pass --font FILE.ttf for labelled charts",
+        );
     }
     out.line(&format!(
         "{} analysis of {k} inputs, {runs} model runs, seed {}, {wall:.2} s; indices.csv and charts in {}",
@@ -244,7 +246,13 @@ fn console(an: &Analysis, all: usize) -> String {
             .into_iter()
             .take(3)
             .filter(|&i| an.rank_value(o, i) > 0.0)
-            .map(|i| format!("{} {}", an.inputs[i].name, fixed(an.rank_value(o, i), if an.method == Method::Sobol { 2 } else { 1 })))
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    an.inputs[i].name,
+                    fixed(an.rank_value(o, i), if an.method == Method::Sobol { 2 } else { 1 })
+                )
+            })
             .collect();
         s.push_str(&format!("  {}: {}\n", an.outputs[o].name, top.join(", ")));
     }

@@ -99,6 +99,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     }
     let pairs: Vec<(String, String)> = args.params.iter().cloned().zip(args.values.iter().cloned()).collect();
     let params = sweep::plan(&base, &pairs)?;
+    sweep::validate(&doc, &base, &params)?;
     let draws = args.draws.unwrap_or(base.settings.draws);
     if draws == 0 {
         return Err(Error::Input("--draws 0: at least one draw is needed".into()));
@@ -135,7 +136,11 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         scenario_sha256: resolved::sha256(&base),
         params: params
             .iter()
-            .map(|p| ParamInfo { path: p.path.clone(), whole_numbers: p.address.is_integer(), values: p.values.clone() })
+            .map(|p| ParamInfo {
+                path: p.path.clone(),
+                whole_numbers: p.address.is_integer(),
+                values: p.values.clone(),
+            })
             .collect(),
         points: result.points.len(),
         draws_per_point: draws,
@@ -156,7 +161,9 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         out.line(&console(&result));
     }
     if !text {
-        out.note("note: the charts have no text labels (no font is built in yet); pass --font FILE.ttf for labelled charts");
+        out.note(
+            "note: the charts have no text labels (no font is built in yet); pass --font FILE.ttf for labelled charts",
+        );
     }
     out.line(&format!(
         "{} points × {draws} draws, seed {seed}, {wall:.2} s; sweep.csv and charts in {}",
@@ -170,7 +177,11 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
 /// resource (rows) and swept value (columns).
 fn console(res: &SweepResult) -> String {
     let all = res.areas.len() - 1;
-    let mut rows = vec![std::iter::once(res.params[0].path.clone()).chain(res.points.iter().map(|p| show(p.values[0]))).collect::<Vec<_>>()];
+    let mut rows = vec![
+        std::iter::once(res.params[0].path.clone())
+            .chain(res.points.iter().map(|p| show(p.values[0])))
+            .collect::<Vec<_>>(),
+    ];
     for (r, id) in res.resources.iter().enumerate() {
         let mut row = vec![id.clone()];
         for (i, _) in res.points.iter().enumerate() {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::scenario::dist::fmt_g;
 use crate::sensitivity::sweep::{SweepResult, show};
 use crate::sensitivity::{Analysis, Index, Method};
 
@@ -77,7 +78,11 @@ fn area_colour(area: usize, areas: usize) -> RGBColor {
 }
 
 /// Renders into an RGB buffer and encodes it as PNG.
-fn render(w: u32, h: u32, draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> DrawResult) -> Result<Vec<u8>, String> {
+fn render(
+    w: u32,
+    h: u32,
+    draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> DrawResult,
+) -> Result<Vec<u8>, String> {
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
@@ -112,19 +117,29 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
+/// Height of the title band of a grid chart.
+const GRID_TITLE: i32 = 56;
+
 /// `sweep_<resource>.png` for resource `r`: lines for one swept path, heatmaps for a grid.
 pub fn sweep_png(result: &SweepResult, r: usize, text: bool) -> Result<Vec<u8>, String> {
     if result.params.len() == 2 {
         let areas = result.areas.len();
         let cols = (areas as f64).sqrt().ceil() as usize;
         let rows = areas.div_ceil(cols);
-        render(420 * cols as u32, 40 + 400 * rows as u32, |root| sweep_grid(root, result, r, text, (rows, cols)))
+        render(420 * cols as u32, GRID_TITLE as u32 + 400 * rows as u32, |root| {
+            sweep_grid(root, result, r, text, (rows, cols))
+        })
     } else {
         render(1400, 560, |root| sweep_lines(root, result, r, text))
     }
 }
 
-fn sweep_lines(root: DrawingArea<BitMapBackend, plotters::coord::Shift>, res: &SweepResult, r: usize, text: bool) -> DrawResult {
+fn sweep_lines(
+    root: DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    res: &SweepResult,
+    r: usize,
+    text: bool,
+) -> DrawResult {
     let path = &res.params[0].path;
     let body = if text {
         let (title, body) = root.split_vertically(40);
@@ -139,7 +154,8 @@ fn sweep_lines(root: DrawingArea<BitMapBackend, plotters::coord::Shift>, res: &S
     };
     let (left, right) = body.split_horizontally(700);
     let xs: Vec<f64> = res.points.iter().map(|p| p.values[0]).collect();
-    let (x0, x1) = padded(xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    let (x0, x1) =
+        padded(xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
     let t0 = res.points.iter().map(|p| p.base_year).min().unwrap_or(0);
     let end = res.points.iter().map(|p| p.end_year).max().unwrap_or(t0);
     let areas = res.areas.len();
@@ -156,6 +172,7 @@ fn sweep_lines(root: DrawingArea<BitMapBackend, plotters::coord::Shift>, res: &S
         years
             .configure_mesh()
             .x_desc(path.as_str())
+            .x_label_formatter(&|x| fmt_g(*x))
             .y_desc(format!("first year P(shortfall) ≥ {risk}"))
             .y_label_formatter(&|y| if *y > end { "none".into() } else { y.to_string() })
             .label_style(style(13.0))
@@ -175,11 +192,15 @@ fn sweep_lines(root: DrawingArea<BitMapBackend, plotters::coord::Shift>, res: &S
     }
 
     // Right: P(shortfall by the end year).
-    let mut prob =
-        ChartBuilder::on(&right).margin(15).x_label_area_size(label_px).y_label_area_size(label_px).build_cartesian_2d(x0..x1, 0.0..1.0)?;
+    let mut prob = ChartBuilder::on(&right)
+        .margin(15)
+        .x_label_area_size(label_px)
+        .y_label_area_size(label_px)
+        .build_cartesian_2d(x0..x1, 0.0..1.0)?;
     if text {
         prob.configure_mesh()
             .x_desc(path.as_str())
+            .x_label_formatter(&|x| fmt_g(*x))
             .y_desc(format!("P(shortfall by {end})"))
             .label_style(style(13.0))
             .draw()?;
@@ -193,9 +214,9 @@ fn sweep_lines(root: DrawingArea<BitMapBackend, plotters::coord::Shift>, res: &S
         let series =
             prob.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(if a + 1 == areas { 3 } else { 2 })))?;
         if text {
-            series.label(res.areas[a].as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
-            });
+            series
+                .label(res.areas[a].as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3)));
         }
         prob.draw_series(pts.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
     }
@@ -226,16 +247,15 @@ fn sweep_grid(
 ) -> DrawResult {
     let (p1, p2) = (&res.params[0], &res.params[1]);
     let (n1, n2) = (p1.values.len(), p2.values.len());
-    let (title, body) = root.split_vertically(40);
+    let (title, body) = root.split_vertically(GRID_TITLE);
     if text {
+        let risk = res.points.first().map_or(0.0, |p| p.risk);
         title.draw(&Text::new(
-            format!(
-                "{}: P(shortfall by end) over {} (x) × {} (y); cells show the first year at risk",
-                res.resources[r], p1.path, p2.path
-            ),
-            (20, 12),
-            style(18.0),
+            format!("{}: P(shortfall by end) (colour, lower number); first year P ≥ {risk} (upper)", res.resources[r]),
+            (20, 10),
+            style(16.0),
         ))?;
+        title.draw(&Text::new(format!("x: {}    y: {}", p1.path, p2.path), (20, 32), style(13.0)))?;
     }
     let panels = body.split_evenly(layout);
     for (a, panel) in panels.iter().enumerate().take(res.areas.len()) {
@@ -344,7 +364,7 @@ fn tornado(
         let bars: Vec<(f64, f64, f64)> = ranked
             .iter()
             .map(|&i| match an.index(o, i) {
-                Index::Sobol(Some(s)) => (s.st, s.s1, s.st_conf),
+                Index::Sobol(Some(s)) => (s.st, s.s1, if s.st_conf.is_finite() { s.st_conf } else { 0.0 }),
                 Index::Sobol(None) => (0.0, 0.0, 0.0),
                 Index::Morris(m) => (m.mu_star, m.sigma, 0.0),
             })
@@ -354,7 +374,9 @@ fn tornado(
                 bars.iter().map(|b| b.1.min(b.0 - b.2)).fold(0.0, f64::min),
                 bars.iter().map(|b| b.0 + b.2).fold(1.0, f64::max),
             ),
-            Method::Morris => (0.0, bars.iter().map(|b| b.0.max(b.1)).fold(0.0, f64::max).max(f64::MIN_POSITIVE) * 1.05),
+            Method::Morris => {
+                (0.0, bars.iter().map(|b| b.0.max(b.1)).fold(0.0, f64::max).max(f64::MIN_POSITIVE) * 1.05)
+            }
         };
         let mut chart = ChartBuilder::on(panel)
             .margin(10)
@@ -398,4 +420,119 @@ fn tornado(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::paths::{Address, Target};
+    use crate::sensitivity::sobol::SobolIndex;
+    use crate::sensitivity::sweep::{Cell, Param, PointResult};
+    use crate::sensitivity::{Input, InputKind, Output};
+
+    fn cell(p: f64, year: Option<i32>) -> Cell {
+        Cell { first_year_risk: year, prob_by_end: p, gap_mean: 0.0, population_p50: 1.0 }
+    }
+
+    fn sweep(two: bool) -> SweepResult {
+        let address = Address { path: "x".into(), target: Target::Number };
+        let mut params =
+            vec![Param { path: "towns.a.migration.k".into(), address: address.clone(), values: vec![1.0, 2.0] }];
+        if two {
+            params.push(Param { path: "settings.risk".into(), address, values: vec![0.1, 0.5, 0.9] });
+        }
+        let n = if two { 6 } else { 2 };
+        let points = (0..n)
+            .map(|i| PointResult {
+                values: if two { vec![1.0 + (i / 3) as f64, [0.1, 0.5, 0.9][i % 3]] } else { vec![1.0 + i as f64] },
+                end_year: 2030,
+                base_year: 2020,
+                risk: 0.2,
+                cells: vec![cell(0.1 * i as f64, Some(2025)), cell(0.5, None)],
+            })
+            .collect();
+        SweepResult {
+            params,
+            areas: vec!["a".into(), "all".into()],
+            resources: vec!["beds".into()],
+            points,
+            draws: 10,
+            seed: 1,
+        }
+    }
+
+    fn analysis() -> Analysis {
+        let inputs = vec![
+            Input { name: "key:policy".into(), kind: InputKind::Variables { members: vec![0] } },
+            Input { name: "shocks:migration".into(), kind: InputKind::Shocks { series: vec![2] } },
+        ];
+        let outputs = ["population_end", "gap_end:beds", "first_year:beds"]
+            .iter()
+            .map(|n| Output { area: 0, town: "a".into(), name: n.to_string() })
+            .collect();
+        let s = |st| Index::Sobol(Some(SobolIndex { s1: st * 0.8, s1_conf: 0.05, st, st_conf: 0.05 }));
+        Analysis {
+            method: Method::Sobol,
+            inputs,
+            outputs,
+            // population varies, the gap never does, the first year does.
+            indices: vec![s(0.9), s(0.1), Index::Sobol(None), Index::Sobol(None), s(0.3), s(0.7)],
+            design: vec![],
+            y: vec![],
+            quasi_random: true,
+        }
+    }
+
+    fn png_size(png: &[u8]) -> (u32, u32) {
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let be = |o: usize| u32::from_be_bytes([png[o], png[o + 1], png[o + 2], png[o + 3]]);
+        (be(16), be(20))
+    }
+
+    #[test]
+    fn charts_are_pngs_of_the_expected_size() {
+        assert_eq!(png_size(&sweep_png(&sweep(false), 0, false).unwrap()), (1400, 560));
+        // Two areas in a grid: 2 columns × 1 row of 420 × 400 panels, plus the title band.
+        assert_eq!(png_size(&sweep_png(&sweep(true), 0, false).unwrap()), (840, 456));
+        // Two outputs vary (population, first year in place of the constant gap): one row.
+        assert_eq!(png_size(&tornado_png(&analysis(), 0, false).unwrap()), (1500, 380));
+    }
+
+    #[test]
+    fn tornado_shows_the_outputs_that_vary() {
+        let an = analysis();
+        assert_eq!(tornado_outputs(&an, 0), vec![0, 2]);
+        assert_eq!(an.ranked(2), vec![1, 0]);
+    }
+
+    #[test]
+    fn text_is_drawn_once_a_font_is_registered() {
+        // Uses a system font when there is one: the shipped font is hooked in by `builtin_font`.
+        let path = std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+        if !path.exists() {
+            eprintln!("skipped: no DejaVu Sans on this machine");
+            return;
+        }
+        assert!(prepare_font(Some(path)).unwrap());
+        for (plain, labelled) in [
+            (sweep_png(&sweep(false), 0, false).unwrap(), sweep_png(&sweep(false), 0, true).unwrap()),
+            (sweep_png(&sweep(true), 0, false).unwrap(), sweep_png(&sweep(true), 0, true).unwrap()),
+            (tornado_png(&analysis(), 0, false).unwrap(), tornado_png(&analysis(), 0, true).unwrap()),
+        ] {
+            assert_eq!(png_size(&plain), png_size(&labelled));
+            assert_ne!(plain, labelled, "labels change the picture");
+        }
+    }
+
+    #[test]
+    fn bad_font_files_are_refused() {
+        assert!(register_font(b"not a font".to_vec()).is_err());
+        assert!(prepare_font(Some(std::path::Path::new("/nonexistent/font.ttf"))).unwrap_err().contains("cannot read"));
+    }
+
+    #[test]
+    fn long_labels_keep_their_end() {
+        assert_eq!(short_label("abc", 5), "abc");
+        assert_eq!(short_label("towns.north.migration.k", 10), "…gration.k");
+    }
 }

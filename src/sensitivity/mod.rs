@@ -386,7 +386,7 @@ impl Analysis {
     }
 
     /// `indices.csv`: `method,town,output,input,S1,S1_conf,ST,ST_conf` (Sobol; `NA` where the
-    /// output does not vary) or `method,town,output,input,mu_star,sigma,mu` (Morris).
+    /// output does not vary over the base matrices, or an interval could not be estimated) or `method,town,output,input,mu_star,sigma,mu` (Morris).
     pub fn indices_csv(&self) -> String {
         let mut out = match self.method {
             Method::Sobol => String::from("method,town,output,input,S1,S1_conf,ST,ST_conf\n"),
@@ -397,7 +397,7 @@ impl Analysis {
                 let cells = match self.index(o, i) {
                     Index::Sobol(Some(s)) => [s.s1, s.s1_conf, s.st, s.st_conf]
                         .iter()
-                        .map(|v| fixed(*v, DP_INDEX))
+                        .map(|v| if v.is_finite() { fixed(*v, DP_INDEX) } else { "NA".into() })
                         .collect::<Vec<_>>()
                         .join(","),
                     Index::Sobol(None) => "NA,NA,NA,NA".into(),
@@ -432,8 +432,7 @@ impl Analysis {
     /// `<town>/<output>` (full precision).
     pub fn samples_outputs_csv(&self) -> String {
         let n_out = self.outputs.len();
-        let mut out =
-            self.outputs.iter().map(|o| format!("{}/{}", o.town, o.name)).collect::<Vec<_>>().join(",");
+        let mut out = self.outputs.iter().map(|o| format!("{}/{}", o.town, o.name)).collect::<Vec<_>>().join(",");
         out.push('\n');
         for row in self.y.chunks(n_out) {
             out.push_str(&row.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(","));
@@ -562,10 +561,13 @@ mod tests {
             if let InputKind::Variables { members } = &input.kind {
                 for &i in members {
                     let ri = &m.inputs[i];
-                    assert_eq!(values[ri.slot as usize], ri.dist.quantile(u).clamp(
-                        ri.clip.map_or(f64::NEG_INFINITY, |c| c[0]),
-                        ri.clip.map_or(f64::INFINITY, |c| c[1])
-                    ));
+                    assert_eq!(
+                        values[ri.slot as usize],
+                        ri.dist.quantile(u).clamp(
+                            ri.clip.map_or(f64::NEG_INFINITY, |c| c[0]),
+                            ri.clip.map_or(f64::INFINITY, |c| c[1])
+                        )
+                    );
                 }
             }
         }

@@ -156,7 +156,8 @@ mod tests {
     #[test]
     fn hand_computed_effects() {
         // One trajectory by hand: k = 1, rows x = 0 then x = 2/3 (p = 4): EE = Δy/Δ.
-        let dsg = MorrisDesign { k: 1, r: 2, levels: 4, u: vec![], moved: vec![0, 0], step: vec![2.0 / 3.0, -2.0 / 3.0] };
+        let dsg =
+            MorrisDesign { k: 1, r: 2, levels: 4, u: vec![], moved: vec![0, 0], step: vec![2.0 / 3.0, -2.0 / 3.0] };
         // Trajectory 1: y 1 → 3 (EE = 3); trajectory 2: y 5 → 4 going down (EE = −1/−2/3 = 1.5).
         let e = effects(&dsg, &[1.0, 3.0, 5.0, 4.0]);
         assert!((e[0].mu - 2.25).abs() < 1e-12);

@@ -28,7 +28,8 @@ use rand::Rng;
 
 use crate::rng;
 
-/// The embedded direction numbers: Joe–Kuo format `d s a m_1 … m_s`, dimensions 2 … 1024.
+/// The embedded direction numbers: Joe–Kuo format `d s a m_1 … m_s`, dimensions 2 … 1024
+/// (BSD licence: `JOE_KUO_LICENSE.txt` beside this file).
 const JOE_KUO: &str = include_str!("new-joe-kuo-6.1024.txt");
 
 /// Dimensions of the embedded Sobol' sequence.
@@ -180,8 +181,10 @@ pub struct SobolIndex {
 }
 
 /// Estimates every input's indices for one output from its `n(k + 2)` run values in
-/// [`saltelli_design`] order. `None` when the output does not vary (the indices are
-/// undefined). `bootstrap_seed` fixes the resamples, so results are reproducible.
+/// [`saltelli_design`] order. `None` when the output does not vary over the base matrices `A`
+/// and `B` (its variance estimate is 0, so the indices are undefined). `bootstrap_seed` fixes
+/// the resamples, so results are reproducible. A resample whose variance is 0 is left out of
+/// the interval; if fewer than two resamples remain, the half-widths are NaN.
 pub fn estimate(y: &[f64], n: usize, k: usize, resamples: usize, bootstrap_seed: u64) -> Option<Vec<SobolIndex>> {
     let per = k + 2;
     debug_assert_eq!(y.len(), n * per);
@@ -191,8 +194,12 @@ pub fn estimate(y: &[f64], n: usize, k: usize, resamples: usize, bootstrap_seed:
     // Centre on the mean of all runs (see the module docs).
     let mean = y.iter().sum::<f64>() / y.len() as f64;
     let at = |j: usize, m: usize| y[j * per + m] - mean;
+    // A variance below this is rounding noise of values that are all equal (12 significant
+    // digits of the largest output), not a variance.
+    let scale = y.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let min_var = (1e-12 * scale).powi(2);
     let rows: Vec<usize> = (0..n).collect();
-    let (s1, st) = indices_on(&at, &rows, k);
+    let (s1, st) = indices_on(&at, &rows, k, min_var)?;
     let mut boot_s1 = vec![Vec::with_capacity(resamples); k];
     let mut boot_st = vec![Vec::with_capacity(resamples); k];
     let mut r = rng::stream(bootstrap_seed, 0, rng::stream_id("sensitivity.sobol.bootstrap"));
@@ -201,10 +208,11 @@ pub fn estimate(y: &[f64], n: usize, k: usize, resamples: usize, bootstrap_seed:
         for s in sample.iter_mut() {
             *s = below(&mut r, n);
         }
-        let (b1, bt) = indices_on(&at, &sample, k);
-        for i in 0..k {
-            boot_s1[i].push(b1[i]);
-            boot_st[i].push(bt[i]);
+        if let Some((b1, bt)) = indices_on(&at, &sample, k, min_var) {
+            for i in 0..k {
+                boot_s1[i].push(b1[i]);
+                boot_st[i].push(bt[i]);
+            }
         }
     }
     Some(
@@ -219,17 +227,22 @@ pub fn estimate(y: &[f64], n: usize, k: usize, resamples: usize, bootstrap_seed:
     )
 }
 
-/// S1 and ST of every input over the base rows `rows` (a bootstrap resample or all rows).
-fn indices_on(at: &impl Fn(usize, usize) -> f64, rows: &[usize], k: usize) -> (Vec<f64>, Vec<f64>) {
+/// S1 and ST of every input over the base rows `rows` (a bootstrap resample or all rows);
+/// `None` when `[f(A); f(B)]` has no variance over them (none above `min_var`).
+fn indices_on(
+    at: &impl Fn(usize, usize) -> f64,
+    rows: &[usize],
+    k: usize,
+    min_var: f64,
+) -> Option<(Vec<f64>, Vec<f64>)> {
     let n = rows.len() as f64;
-    let (mut sum, mut sum2) = (0.0, 0.0);
-    for &j in rows {
-        let (fa, fb) = (at(j, 0), at(j, k + 1));
-        sum += fa + fb;
-        sum2 += fa * fa + fb * fb;
+    // Two passes: a one-pass variance of nearly equal values cancels into noise, and the
+    // ratio of two noises is not an index.
+    let m = rows.iter().map(|&j| at(j, 0) + at(j, k + 1)).sum::<f64>() / (2.0 * n);
+    let var = rows.iter().map(|&j| (at(j, 0) - m).powi(2) + (at(j, k + 1) - m).powi(2)).sum::<f64>() / (2.0 * n);
+    if var <= min_var {
+        return None;
     }
-    let m = sum / (2.0 * n);
-    let var = sum2 / (2.0 * n) - m * m;
     let mut s1 = vec![0.0; k];
     let mut st = vec![0.0; k];
     for i in 0..k {
@@ -239,14 +252,10 @@ fn indices_on(at: &impl Fn(usize, usize) -> f64, rows: &[usize], k: usize) -> (V
             first += fb * (fab - fa);
             total += (fa - fab) * (fa - fab);
         }
-        // A resample can pick rows whose outputs are all equal: its indices are undefined and
-        // left out of the spread as NaN would poison it; 0/0 is mapped to 0 deliberately.
-        if var > 0.0 {
-            s1[i] = first / n / var;
-            st[i] = 0.5 * total / n / var;
-        }
+        s1[i] = first / n / var;
+        st[i] = 0.5 * total / n / var;
     }
-    (s1, st)
+    Some((s1, st))
 }
 
 /// Whether every value is the same (up to rounding far below any reported digit).
@@ -255,10 +264,10 @@ pub fn is_constant(y: &[f64]) -> bool {
     hi - lo <= 1e-12 * lo.abs().max(hi.abs()).max(1.0)
 }
 
-/// Sample standard deviation (n − 1).
+/// Sample standard deviation (n − 1); NaN for fewer than two values.
 pub fn sd(x: &[f64]) -> f64 {
     if x.len() < 2 {
-        return 0.0;
+        return f64::NAN;
     }
     let m = x.iter().sum::<f64>() / x.len() as f64;
     (x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
@@ -299,16 +308,19 @@ mod tests {
             [at(36, 0), at(36, 1), at(36, 2), at(36, 3), at(36, 4), at(36, 5)],
             [1811939328, 603979776, 335544320, 1811939328, 1140850688, 3422552064]
         );
-        assert_eq!([at(36, 1020), at(36, 1021), at(36, 1022), at(36, 1023)], [
-            2751463424, 1006632960, 1543503872, 1006632960
-        ]);
+        assert_eq!(
+            [at(36, 1020), at(36, 1021), at(36, 1022), at(36, 1023)],
+            [2751463424, 1006632960, 1543503872, 1006632960]
+        );
         // Deep points exercise the high direction numbers of high dimensions.
-        assert_eq!([at(4095, 0), at(4095, 1), at(4095, 7), at(4095, 100), at(4095, 1023)], [
-            1048576, 4042260480, 1678770176, 1481637888, 1523580928
-        ]);
-        assert_eq!([at(65535, 0), at(65535, 1), at(65535, 7), at(65535, 100), at(65535, 1023)], [
-            65536, 4294901760, 3125346304, 2800418816, 1974403072
-        ]);
+        assert_eq!(
+            [at(4095, 0), at(4095, 1), at(4095, 7), at(4095, 100), at(4095, 1023)],
+            [1048576, 4042260480, 1678770176, 1481637888, 1523580928]
+        );
+        assert_eq!(
+            [at(65535, 0), at(65535, 1), at(65535, 7), at(65535, 100), at(65535, 1023)],
+            [65536, 4294901760, 3125346304, 2800418816, 1974403072]
+        );
     }
 
     #[test]
@@ -402,6 +414,19 @@ mod tests {
         let (a, b, _) = base_matrices(n, k, 9);
         let y: Vec<f64> = saltelli_design(&a, &b, n, k).chunks(k).map(|r| r[0] * r[1]).collect();
         assert_eq!(estimate(&y, n, k, 50, 3), estimate(&y, n, k, 50, 3));
+    }
+
+    #[test]
+    fn output_varying_only_off_the_base_matrices_has_no_indices() {
+        // f(A) and f(B) all equal, one AB run differs: the variance estimate is 0, so the
+        // indices are undefined — not the ratio of two rounding errors.
+        // (Counts and values chosen so that the centred values do not cancel exactly.)
+        let (n, k) = (8, 3);
+        for (base, odd) in [(2031.0, 2029.0), (0.0, 16.51171147)] {
+            let mut y = vec![base; n * (k + 2)];
+            y[3 * (k + 2) + 1] = odd;
+            assert!(estimate(&y, n, k, 20, 1).is_none(), "{base} / {odd}");
+        }
     }
 
     #[test]

@@ -163,13 +163,15 @@ pub fn plan(base: &Scenario, pairs: &[(String, String)]) -> Result<Vec<Param>> {
         if out.iter().any(|p| p.path == *path) {
             return Err(Error::Input(format!("`{path}` is given twice; a grid needs two different paths")));
         }
-        let values =
-            parse_values(list, address.is_integer()).map_err(|e| Error::Input(format!("--values for `{path}`: {e}")))?;
+        let values = parse_values(list, address.is_integer())
+            .map_err(|e| Error::Input(format!("--values for `{path}`: {e}")))?;
         out.push(Param { path: path.clone(), address, values });
     }
     let grid: usize = out.iter().map(|p| p.values.len()).product();
     if grid > MAX_GRID {
-        return Err(Error::Input(format!("the grid has {grid} points; at most {MAX_GRID} (sweep a coarser grid first)")));
+        return Err(Error::Input(format!(
+            "the grid has {grid} points; at most {MAX_GRID} (sweep a coarser grid first)"
+        )));
     }
     Ok(out)
 }
@@ -192,6 +194,15 @@ pub fn scenario_at(doc: &Document, base: &Scenario, params: &[Param], point: &[f
             .map_err(|e| Error::Input(format!("at sweep point {}: {e}", at().join(", "))))?;
     }
     scenario::from_document(&d).map_err(|e| Error::Input(format!("at sweep point {}:\n{e}", at().join(", "))))
+}
+
+/// Validates every point's scenario, so a bad value is refused before anything runs (and
+/// nothing is written).
+pub fn validate(doc: &Document, base: &Scenario, params: &[Param]) -> Result<()> {
+    for p in points(params) {
+        scenario_at(doc, base, params, &p)?;
+    }
+    Ok(())
 }
 
 /// The end-year facts of one point × area × resource.
@@ -251,10 +262,7 @@ pub fn run(
     progress: &dyn Fn(usize, usize),
 ) -> Result<SweepResult> {
     let pts = points(params);
-    // Validate every point before running any, so a bad value costs nothing and writes nothing.
-    for p in &pts {
-        scenario_at(doc, base, params, p)?;
-    }
+    validate(doc, base, params)?;
     let model0 = engine::compile(base);
     let areas: Vec<String> = (0..model0.areas()).map(|a| area_id(&model0, a).to_string()).collect();
     let resources: Vec<String> = model0.resources.iter().map(|r| r.id.clone()).collect();
@@ -388,14 +396,10 @@ mod tests {
             Param { path: "a".into(), address: a.clone(), values: vec![1.0, 2.0] },
             Param { path: "b".into(), address: a, values: vec![10.0, 20.0, 30.0] },
         ];
-        assert_eq!(points(&params), vec![
-            vec![1.0, 10.0],
-            vec![1.0, 20.0],
-            vec![1.0, 30.0],
-            vec![2.0, 10.0],
-            vec![2.0, 20.0],
-            vec![2.0, 30.0]
-        ]);
+        assert_eq!(
+            points(&params),
+            vec![vec![1.0, 10.0], vec![1.0, 20.0], vec![1.0, 30.0], vec![2.0, 10.0], vec![2.0, 20.0], vec![2.0, 30.0]]
+        );
     }
 
     #[test]
