@@ -269,8 +269,9 @@ fn sensitivity_refuses_bad_arguments_and_writes_nothing() {
             "amount = 100, year = 2030",
         ),
     );
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["s.toml", "--samples", "1000"], "power of two"),
+        (&["s.toml", "--samples", "1073741824"], "GB of memory"),
         (&["s.toml", "--samples", "2"], "power of two"),
         (&["s.toml", "--levels", "4"], "--levels applies to --method morris"),
         (&["s.toml", "--method", "morris", "--samples", "1"], "at least 2 trajectories"),

@@ -277,6 +277,9 @@ pub struct Settings {
     pub resamples: usize,
 }
 
+/// Most memory an analysis may hold for its sample matrix and run outputs.
+pub const MAX_BYTES: f64 = 4e9;
+
 /// Model runs an analysis of `k` inputs needs.
 pub fn runs_needed(settings: &Settings, k: usize) -> usize {
     match settings.method {
@@ -291,7 +294,7 @@ pub fn check(settings: &Settings) -> Result<()> {
         Method::Sobol => {
             let n = settings.samples;
             if n < 4 || !n.is_power_of_two() || n > (1 << 30) {
-                let lower = if n < 4 { 4 } else { 1usize << (usize::BITS - 1 - n.leading_zeros()) };
+                let lower = if n < 4 { 4 } else { (1usize << (usize::BITS - 1 - n.leading_zeros())).min(1 << 29) };
                 return Err(Error::Input(format!(
                     "--samples {n}: Sobol' analysis needs a base sample N that is a power of two between 4 and 2^30 \
                      (the Sobol' points are balanced only then), e.g. {lower} or {}",
@@ -331,6 +334,17 @@ pub fn analyse(model: &Model, settings: &Settings) -> Result<Analysis> {
     }
     let outputs = outputs(model);
     let n_out = outputs.len();
+    // The sample matrix and every run's outputs are kept (for the estimators and the export).
+    let runs = runs_needed(settings, k);
+    let bytes = (runs as f64) * ((k + n_out) as f64) * 8.0;
+    if bytes > MAX_BYTES {
+        return Err(Error::Input(format!(
+            "{runs} model runs × {} numbers each would need {:.1} GB of memory (at most {:.0} GB); use a smaller --samples",
+            k + n_out,
+            bytes / 1e9,
+            MAX_BYTES / 1e9
+        )));
+    }
     let (design, quasi_random, morris_design) = match settings.method {
         Method::Sobol => {
             let (a, b, q) = sobol::base_matrices(settings.samples, k, settings.seed);
@@ -617,7 +631,8 @@ mod tests {
     fn sample_sizes_are_checked() {
         let s = |method, samples| Settings { method, samples, levels: 4, seed: 1, threads: 1, resamples: 10 };
         assert!(check(&s(Method::Sobol, 1000)).unwrap_err().to_string().contains("e.g. 512 or 1024"));
-        assert!(check(&s(Method::Sobol, 2)).is_err());
+        assert!(check(&s(Method::Sobol, 2)).unwrap_err().to_string().contains("e.g. 4 or 8"));
+        assert!(check(&s(Method::Sobol, 1 << 31)).unwrap_err().to_string().contains("e.g. 536870912 or 1073741824"));
         assert!(check(&s(Method::Sobol, 1024)).is_ok());
         assert!(check(&s(Method::Morris, 1)).is_err());
         assert!(check(&s(Method::Morris, 10)).is_ok());
