@@ -385,7 +385,13 @@ fn tornado(
             .x_label_area_size(if text { 25 } else { 0 })
             .build_cartesian_2d(lo..hi, 0.0..n.max(1) as f64)?;
         if text {
-            chart.configure_mesh().disable_y_mesh().y_labels(0).label_style(style(12.0)).draw()?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(0)
+                .x_label_formatter(&|x| fmt_g(*x))
+                .label_style(style(12.0))
+                .draw()?;
             let (tx, ty) = chart.backend_coord(&(lo, n.max(1) as f64));
             root.draw(&Text::new(an.outputs[o].name.clone(), (tx, ty - 22), style(15.0)))?;
         } else {

@@ -309,9 +309,10 @@ pub fn check(settings: &Settings) -> Result<()> {
                     settings.samples
                 )));
             }
-            if settings.levels < 2 {
+            if settings.levels < 2 || settings.levels % 2 == 1 || settings.levels > 100 {
                 return Err(Error::Input(format!(
-                    "--levels {}: Morris needs at least 2 grid levels; 4 is usual",
+                    "--levels {}: Morris needs an even number of grid levels between 2 and 100 (only then does the \
+                     step Δ = p/(2(p−1)) land on the grid); 4 is usual",
                     settings.levels
                 )));
             }
@@ -636,5 +637,7 @@ mod tests {
         assert!(check(&s(Method::Sobol, 1024)).is_ok());
         assert!(check(&s(Method::Morris, 1)).is_err());
         assert!(check(&s(Method::Morris, 10)).is_ok());
+        let odd = Settings { levels: 5, ..s(Method::Morris, 10) };
+        assert!(check(&odd).unwrap_err().to_string().contains("even number of grid levels"));
     }
 }

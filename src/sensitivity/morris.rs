@@ -44,7 +44,7 @@ pub fn delta(levels: usize) -> f64 {
     levels as f64 / (2.0 * (levels as f64 - 1.0))
 }
 
-/// Builds `r` trajectories over `k` inputs with `levels` grid levels (≥ 2), from `seed`.
+/// Builds `r` trajectories over `k` inputs with `levels` grid levels (even, ≥ 2), from `seed`.
 /// Each trajectory comes from its own stream, so the design is the same for any thread count.
 pub fn design(k: usize, r: usize, levels: usize, seed: u64) -> MorrisDesign {
     let d = delta(levels);
