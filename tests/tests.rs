@@ -7,6 +7,7 @@ mod engine;
 mod properties;
 mod roundtrip;
 mod run;
+mod sensitivity;
 mod shanghai;
 mod shards;
 mod validate;

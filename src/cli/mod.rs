@@ -5,6 +5,8 @@ mod charts;
 mod merge;
 mod progress;
 mod run;
+mod sensitivity;
+mod sweep;
 mod validate;
 
 pub use charts::{ChartArgs, LangArg};
@@ -38,6 +40,10 @@ pub enum Command {
     Run(run::Args),
     /// Merge the partial results of `run --shard` into the tables of one run.
     Merge(merge::Args),
+    /// Run the scenario at each value of one or two parameters (same seed at every point).
+    Sweep(sweep::Args),
+    /// Rank the random inputs by their effect on shortfalls (Sobol' indices or Morris screening).
+    Sensitivity(sensitivity::Args),
 }
 
 /// Overlay fragments shared by every command that reads a scenario.
@@ -101,6 +107,8 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::run(&a, &out),
         Command::Run(a) => run::run(&a, &out),
         Command::Merge(a) => merge::run(&a, &out),
+        Command::Sweep(a) => sweep::run(&a, &out),
+        Command::Sensitivity(a) => sensitivity::run(&a, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
