@@ -103,14 +103,17 @@ pub fn run(
 
 /// Bytes a run needs beyond the scenario itself: one block buffer and one aggregate per worker,
 /// plus the merged aggregate (histograms estimated at a few pages per series, generously).
+/// Computed from the model's shape without allocating anything.
 pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
-    let shape = Aggregate::new(model);
-    let sketches =
-        (shape.population.len() + shape.groups.len() + shape.demand.len() * 3 + shape.births.len() * 3) as u64;
-    let per_sketch = std::mem::size_of::<crate::stats::Sketch>() as u64 + 64 * 80;
-    let block = sketches / 3 * 8 * BLOCK + shape.demand.len() as u64 * 8 * BLOCK;
-    let per_worker = sketches * per_sketch + block;
-    per_worker * (threads as u64 + 1)
+    let (a, nr, rows, steps) =
+        (model.areas() as u64, model.resources.len() as u64, model.rows as u64, model.steps() as u64);
+    let groups = a * rows * 2 * model.groups.len() as u64;
+    let value_series = a * rows + groups + a * nr * rows * 2 + a * steps * 3;
+    let sketches = value_series + a * nr * rows;
+    let per_sketch = std::mem::size_of::<crate::stats::Sketch>() as u64 + 24 * 64;
+    let block = value_series * 8 * BLOCK;
+    let per_worker = sketches.saturating_mul(per_sketch).saturating_add(block);
+    per_worker.saturating_mul(threads as u64 + 1)
 }
 
 /// Seconds a run of `draws` is expected to take with `threads` workers, from timing a few
