@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod output;
 pub mod partial;
+pub mod plan;
 pub mod report;
 pub mod rng;
 pub mod runner;

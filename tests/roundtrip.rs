@@ -189,8 +189,10 @@ fn current(s: &Scenario, json: &Value, a: &paths::Address) -> f64 {
         Target::Integer => {
             let r = s.resources.iter().find(|r| r.id == segs[1]).expect("resource");
             match r.rule {
-                scenario::Rule::FixedMin { from_year, .. } => from_year as f64,
-                _ => panic!("{} is not a fixed_min", r.id),
+                scenario::Rule::FixedMin { from_year, .. }
+                | scenario::Rule::AdminUnits { from_year }
+                | scenario::Rule::CoverageShare { from_year, .. } => from_year as f64,
+                _ => panic!("{} has no from_year", r.id),
             }
         }
         Target::Variable => s.params().into_iter().find(|p| p.path == a.path).expect("param").central(),

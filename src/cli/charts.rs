@@ -41,6 +41,21 @@ fn parse_font(s: &str) -> std::result::Result<ChartFont, String> {
 }
 
 impl ChartArgs {
+    /// The charts and report of a plan (none with `--no-charts`).
+    pub fn plan_files(
+        &self,
+        s: &crate::scenario::Scenario,
+        model: &crate::engine::Model,
+        p: &crate::plan::Plan,
+        _out: &Out,
+    ) -> Result<Vec<OutFile>> {
+        if self.no_charts {
+            return Ok(Vec::new());
+        }
+        let opts = self.options()?;
+        crate::report::plan_report::files(s, model, p, &opts)
+    }
+
     /// The validated options (reads `--font`).
     pub fn options(&self) -> Result<ChartOptions> {
         let font = self.font.clone().unwrap_or_else(ChartFont::embedded);

@@ -3,6 +3,7 @@
 
 mod charts;
 mod merge;
+mod plan;
 mod progress;
 mod run;
 mod sensitivity;
@@ -40,6 +41,8 @@ pub enum Command {
     Run(run::Args),
     /// Merge the partial results of `run --shard` into the tables of one run.
     Merge(merge::Args),
+    /// Recommend what to build, where and when, to keep the shortfall risk below a level.
+    Plan(plan::Args),
     /// Run the scenario at each value of one or two parameters (same seed at every point).
     Sweep(sweep::Args),
     /// Rank the random inputs by their effect on shortfalls (Sobol' indices or Morris screening).
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::run(&a, &out),
         Command::Run(a) => run::run(&a, &out),
         Command::Merge(a) => merge::run(&a, &out),
+        Command::Plan(a) => plan::run(&a, &out),
         Command::Sweep(a) => sweep::run(&a, &out),
         Command::Sensitivity(a) => sensitivity::run(&a, &out),
     };

@@ -165,8 +165,10 @@ pub fn compile(s: &Scenario) -> Model {
                         per_1000: *per_1000,
                     }
                 }
-                Rule::AdminUnits => RuleModel::AdminUnits,
-                Rule::CoverageShare { share } => RuleModel::CoverageShare { share: slots.of(share) },
+                Rule::AdminUnits { from_year } => RuleModel::AdminUnits { from_row: (from_year - t0).max(0) as usize },
+                Rule::CoverageShare { share, from_year } => {
+                    RuleModel::CoverageShare { share: slots.of(share), from_row: (from_year - t0).max(0) as usize }
+                }
                 Rule::FixedMin { value, from_year } => {
                     RuleModel::FixedMin { value: slots.of(value), from_row: (from_year - t0).max(0) as usize }
                 }

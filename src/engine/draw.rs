@@ -174,8 +174,20 @@ fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
                     let pop = ws.band_sum[i * nb + band];
                     if *per_1000 { rt * pop * v(per[row]) / 1000.0 } else { rt * pop / v(per[row]) }
                 }
-                RuleModel::AdminUnits => model.towns[i].streets[row],
-                RuleModel::CoverageShare { share } => ceil_units(v(*share) * model.towns[i].streets[row]),
+                RuleModel::AdminUnits { from_row } => {
+                    if row >= *from_row {
+                        model.towns[i].streets[row]
+                    } else {
+                        0.0
+                    }
+                }
+                RuleModel::CoverageShare { share, from_row } => {
+                    if row >= *from_row {
+                        ceil_units(v(*share) * model.towns[i].streets[row])
+                    } else {
+                        0.0
+                    }
+                }
                 RuleModel::FixedMin { value, from_row } => {
                     if row >= *from_row {
                         v(*value)
@@ -375,10 +387,10 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                 if !d.is_finite() {
                     let slots: Vec<Slot> = match &model.resources[r].rules[i] {
                         RuleModel::PerCapita { rate, per, .. } => rate.iter().chain(per.iter()).copied().collect(),
-                        RuleModel::CoverageShare { share } => vec![*share],
+                        RuleModel::CoverageShare { share, .. } => vec![*share],
                         RuleModel::FixedMin { value, .. } => vec![*value],
                         RuleModel::Derived { per, .. } => per.clone(),
-                        RuleModel::AdminUnits => vec![],
+                        RuleModel::AdminUnits { .. } => vec![],
                     };
                     return Err(NonFinite {
                         what: format!(

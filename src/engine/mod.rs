@@ -259,12 +259,17 @@ pub enum RuleModel {
         /// `per` is units per 1,000 residents.
         per_1000: bool,
     },
-    /// Streets/towns.
-    AdminUnits,
-    /// ⌈share · streets⌉.
+    /// Streets/towns, from a row on.
+    AdminUnits {
+        /// First row it applies.
+        from_row: usize,
+    },
+    /// ⌈share · streets⌉, from a row on.
     CoverageShare {
         /// The share.
         share: Slot,
+        /// First row it applies.
+        from_row: usize,
     },
     /// A constant from a row on.
     FixedMin {

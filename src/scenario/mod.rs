@@ -329,12 +329,17 @@ pub enum Rule {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         per_1000: bool,
     },
-    /// One per street/town.
-    AdminUnits,
-    /// ⌈share · streets⌉.
+    /// One per street/town, from a year on (0 before).
+    AdminUnits {
+        /// First year it applies (the base year unless the standard has a deadline).
+        from_year: i32,
+    },
+    /// ⌈share · streets⌉, from a year on (0 before).
     CoverageShare {
         /// The share of streets/towns that must be covered.
         share: Param,
+        /// First year it applies.
+        from_year: i32,
     },
     /// A constant from a year on, 0 before.
     FixedMin {
@@ -371,6 +376,41 @@ pub struct Resource {
     /// Where the standard comes from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// How capacity grows, for `capsim plan` (defaults when absent: see [`Build::default_for`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+}
+
+/// The unit a resource grows by, for `capsim plan`: e.g. a 30-class primary school of 1,350
+/// places, decided `lead_time` years before its planned opening, which may slip by `delay`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Build {
+    /// What one unit is called ("30-class primary school").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Names>,
+    /// Capacity one unit adds, in the resource's unit.
+    pub unit: f64,
+    /// Years from the decision to the planned opening.
+    pub lead_time: i32,
+    /// Opening delay in years (per project, rounded half up, floored at 0).
+    pub delay: Param,
+    /// Cost of one unit, if known (in the currency its source names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+}
+
+impl Build {
+    /// The documented default when a resource declares no `build`: one unit of the resource,
+    /// decided two years ahead, no delay, no cost.
+    pub fn default_for(resource: &str) -> Build {
+        Build {
+            name: None,
+            unit: 1.0,
+            lead_time: 2,
+            delay: Param::fixed(format!("resources.{resource}.build.delay"), 0.0),
+            cost: None,
+        }
+    }
 }
 
 impl Resource {
@@ -381,7 +421,7 @@ impl Resource {
 
     /// Whether demand is a whole number in every draw.
     pub fn is_integral(&self) -> bool {
-        self.ceil || matches!(self.rule, Rule::AdminUnits | Rule::CoverageShare { .. } | Rule::FixedMin { .. })
+        self.ceil || matches!(self.rule, Rule::AdminUnits { .. } | Rule::CoverageShare { .. } | Rule::FixedMin { .. })
     }
 }
 

@@ -81,8 +81,8 @@ fn rule_params<'a>(rule: &'a Rule, list: &mut Vec<&'a Param>) {
             }
             list.extend(per.params());
         }
-        Rule::AdminUnits => {}
-        Rule::CoverageShare { share } => list.push(share),
+        Rule::AdminUnits { .. } => {}
+        Rule::CoverageShare { share, .. } => list.push(share),
         Rule::FixedMin { value, .. } => list.push(value),
         Rule::Derived { per, .. } => list.extend(per.params()),
     }
@@ -143,7 +143,7 @@ pub fn addresses(s: &Scenario) -> Vec<Address> {
         }
     }
     for r in &s.resources {
-        if let Rule::FixedMin { .. } = r.rule {
+        if let Rule::FixedMin { .. } | Rule::AdminUnits { .. } | Rule::CoverageShare { .. } = r.rule {
             out.push(Address { path: format!("resources.{}.from_year", r.id), target: Target::Integer });
         }
     }

@@ -1788,14 +1788,29 @@ fn read_town_migration(
 // ---------------------------------------------------------------------------------------------
 // Resources.
 
-const RESOURCE_KEYS: &[&str] =
-    &["name", "unit", "kind", "ages", "rate", "per", "per_1000", "round", "share", "value", "from_year", "of", "towns"];
+const RESOURCE_KEYS: &[&str] = &[
+    "name",
+    "unit",
+    "kind",
+    "ages",
+    "rate",
+    "per",
+    "per_1000",
+    "round",
+    "share",
+    "value",
+    "from_year",
+    "of",
+    "towns",
+    "build",
+];
 const KINDS: &[&str] = &["per_capita", "admin_units", "coverage_share", "fixed_min", "derived"];
 
 fn kind_keys(kind: &str) -> &'static [&'static str] {
     match kind {
         "per_capita" => &["ages", "rate", "per", "per_1000", "round"],
-        "coverage_share" => &["share"],
+        "coverage_share" => &["share", "from_year"],
+        "admin_units" => &["from_year"],
         "fixed_min" => &["value", "from_year"],
         "derived" => &["of", "per", "round"],
         _ => &[],
@@ -1905,7 +1920,7 @@ fn read_resource(r: &mut Reader, id: &str, t: &Table, path: &str, loc: Loc, town
     let own = kind_keys(&kind);
     for e in &t.entries {
         let k = e.key.as_str();
-        if RESOURCE_KEYS.contains(&k) && !["name", "unit", "kind", "towns"].contains(&k) && !own.contains(&k) {
+        if RESOURCE_KEYS.contains(&k) && !["name", "unit", "kind", "towns", "build"].contains(&k) && !own.contains(&k) {
             r.err(
                 e.key_loc,
                 &join(path, k),
@@ -1956,8 +1971,45 @@ fn read_resource(r: &mut Reader, id: &str, t: &Table, path: &str, loc: Loc, town
             }
         });
     }
+    let build = match t.get("build") {
+        Some(n) => Some(read_build(r, n, &join(path, "build"))?),
+        None => None,
+    };
     let prov = r.prov();
-    Some(Resource { id: id.to_string(), name: name?, unit: unit?, ceil, rule, town_rules, source: prov.source })
+    Some(Resource { id: id.to_string(), name: name?, unit: unit?, ceil, rule, town_rules, source: prov.source, build })
+}
+
+/// The `build` block of a resource (for `capsim plan`).
+fn read_build(r: &mut Reader, node: &Node, path: &str) -> Option<Build> {
+    let t = r.table(node, path)?;
+    r.keys(t, path, &["name", "unit", "lead_time", "delay", "cost"]);
+    r.within(t, path, |r| {
+        let name = t.get("name").and_then(|n| r.names(Some(n), &join(path, "name"), n.loc));
+        let unit = r.req_param(t, node.loc, path, "unit", POSITIVE);
+        let lead_time = match t.get("lead_time") {
+            Some(n) => {
+                r.int(n, &join(path, "lead_time"), 0, 50, "years from decision to planned opening").map(|v| v as i32)
+            }
+            None => Some(2),
+        };
+        let delay = match t.get("delay") {
+            Some(n) => r.param(
+                n,
+                &join(path, "delay"),
+                Domain { lo: -50.0, hi: 100.0, lo_open: false, what: "a delay in years" },
+            ),
+            None => Some(Param::fixed(join(path, "delay"), 0.0)),
+        };
+        let cost = r.opt_param(t, path, "cost", NONNEG);
+        let (unit, lead_time, delay, cost) = (unit?, lead_time?, delay?, cost?);
+        for p in [Some(&unit), cost.as_ref()].into_iter().flatten() {
+            if p.is_random() {
+                r.err(p.loc, &p.path, "a build unit's size and cost are fixed numbers (put uncertainty in `delay`)");
+                return None;
+            }
+        }
+        Some(Build { name, unit: unit.central(), lead_time, delay, cost: cost.map(|c| c.central()) })
+    })
 }
 
 /// Reads a resource's rule; with `base`, a town override where missing keys inherit.
@@ -2023,14 +2075,26 @@ fn read_rule(r: &mut Reader, kind: &str, t: &Table, path: &str, loc: Loc, base: 
             };
             Some(Rule::PerCapita { ages, rate, per, per_1000 })
         }
-        "admin_units" => Some(Rule::AdminUnits),
+        "admin_units" => {
+            let from_year = match (t.get("from_year"), base) {
+                (Some(n), _) => r.year(n, &join(path, "from_year"))?,
+                (None, Some(Rule::AdminUnits { from_year })) => *from_year,
+                (None, _) => r.base_year,
+            };
+            Some(Rule::AdminUnits { from_year })
+        }
         "coverage_share" => {
             let share = match (t.get("share"), base) {
                 (Some(n), _) => r.param(n, &join(path, "share"), UNIT)?,
-                (None, Some(Rule::CoverageShare { share })) => share.clone(),
+                (None, Some(Rule::CoverageShare { share, .. })) => share.clone(),
                 (None, _) => r.req_param(t, loc, path, "share", UNIT)?,
             };
-            Some(Rule::CoverageShare { share })
+            let from_year = match (t.get("from_year"), base) {
+                (Some(n), _) => r.year(n, &join(path, "from_year"))?,
+                (None, Some(Rule::CoverageShare { from_year, .. })) => *from_year,
+                (None, _) => r.base_year,
+            };
+            Some(Rule::CoverageShare { share, from_year })
         }
         "fixed_min" => {
             let value = match (t.get("value"), base) {
