@@ -5,11 +5,9 @@
 //! with the first year at risk — and `tornado_<town>.png`, the inputs ranked by total index
 //! (Sobol') or μ* (Morris) for the key outputs.
 //!
-//! Text needs a font: plotters' `ab_glyph` backend draws only fonts registered at run time.
-//! Until the shared embedded font of `report::charts` is hooked in ([`builtin_font`]), text
-//! is drawn only when a font file was given (`--font`); without one the charts keep their
-//! bars, lines, markers and colours but carry no labels, and the CLI says so. The numbers
-//! behind every chart are in `sweep.csv` / `indices.csv`.
+//! Text needs a font: plotters' `ab_glyph` backend draws only fonts registered at run time. The
+//! embedded chart font of `report::charts` (Latin and CJK glyphs) is registered unless
+//! `--font` names another. The numbers behind every chart are in `sweep.csv` / `indices.csv`.
 
 use std::error::Error as StdError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,12 +26,9 @@ const FAMILY: &str = "sans-serif";
 
 static FONT_READY: AtomicBool = AtomicBool::new(false);
 
-/// The font built into capsim, if any.
-///
-/// TODO(lead): return the shared embedded font of `report::charts` here (one font with Latin
-/// and CJK glyphs) once that branch lands; every chart in this module then gets its text.
+/// The font built into capsim: the embedded chart font (Latin and CJK glyphs).
 pub fn builtin_font() -> Option<&'static [u8]> {
-    None
+    Some(crate::report::charts::canvas::EMBEDDED_FONT)
 }
 
 /// Registers font bytes (TTF/OTF; face 0 of a collection) for every chart's text.
@@ -512,14 +507,8 @@ mod tests {
     }
 
     #[test]
-    fn text_is_drawn_once_a_font_is_registered() {
-        // Uses a system font when there is one: the shipped font is hooked in by `builtin_font`.
-        let path = std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
-        if !path.exists() {
-            eprintln!("skipped: no DejaVu Sans on this machine");
-            return;
-        }
-        assert!(prepare_font(Some(path)).unwrap());
+    fn text_is_drawn_with_the_embedded_font() {
+        assert!(prepare_font(None).unwrap(), "the embedded font is registered");
         for (plain, labelled) in [
             (sweep_png(&sweep(false), 0, false).unwrap(), sweep_png(&sweep(false), 0, true).unwrap()),
             (sweep_png(&sweep(true), 0, false).unwrap(), sweep_png(&sweep(true), 0, true).unwrap()),
