@@ -157,12 +157,23 @@ pub fn compile(s: &Scenario) -> Model {
                     for (_, f) in rate {
                         rate_slots.extend(slots.by_row(f, t0, rows));
                     }
+                    let per = slots.by_row(per, t0, rows);
+                    // Rows whose rate or per slots differ from the row before (the coefficient
+                    // is recomputed there only).
+                    let changes = (0..rows)
+                        .map(|row| {
+                            row == 0
+                                || per[row] != per[row - 1]
+                                || (0..rate.len()).any(|f| rate_slots[f * rows + row] != rate_slots[f * rows + row - 1])
+                        })
+                        .collect();
                     RuleModel::PerCapita {
                         band: band_of(*ages),
                         rate: rate_slots,
                         factors: rate.len(),
-                        per: slots.by_row(per, t0, rows),
+                        per,
                         per_1000: *per_1000,
+                        changes,
                     }
                 }
                 Rule::AdminUnits { from_year } => RuleModel::AdminUnits { from_row: (from_year - t0).max(0) as usize },
@@ -215,10 +226,15 @@ pub fn compile(s: &Scenario) -> Model {
     let mut groups: Vec<AgeGroup> =
         (0..20).map(|i| AgeGroup { label: format!("{}-{}", 5 * i, 5 * i + 4), lo: 5 * i, hi: 5 * i + 4 }).collect();
     groups.push(AgeGroup { label: "100+".into(), lo: 100, hi: 100 });
+    let mut band_group = vec![usize::MAX];
     for &(lo, hi) in bands.iter().skip(1) {
-        if !groups.iter().any(|g| g.lo == lo && g.hi == hi) {
-            let label = if hi == OMEGA { format!("{lo}+") } else { format!("{lo}-{hi}") };
-            groups.push(AgeGroup { label, lo, hi });
+        match groups.iter().position(|g| g.lo == lo && g.hi == hi) {
+            Some(gi) => band_group.push(gi),
+            None => {
+                let label = if hi == OMEGA { format!("{lo}+") } else { format!("{lo}-{hi}") };
+                groups.push(AgeGroup { label, lo, hi });
+                band_group.push(groups.len() - 1);
+            }
         }
     }
 
@@ -236,6 +252,7 @@ pub fn compile(s: &Scenario) -> Model {
         mortality,
         groups,
         bands,
+        band_group,
         central,
         slot_paths,
         inputs,

@@ -145,20 +145,37 @@ fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
     }
     for i in 0..nt {
         let p = &ws.pop[i];
-        let total = sum4(&p[FEMALE]) + sum4(&p[MALE]);
+        // Five-year groups as independent short sums (no loop-carried chain), the service
+        // bands over their ranges; the town's total from the five-year groups.
+        for sex in 0..2 {
+            let ps = &p[sex];
+            let gs = &mut ws.gsum[sex * ng..(sex + 1) * ng];
+            for k in 0..20 {
+                let b = 5 * k;
+                gs[k] = ((ps[b] + ps[b + 1]) + (ps[b + 2] + ps[b + 3])) + ps[b + 4];
+            }
+            gs[20] = ps[OMEGA];
+            for (gi, g) in model.groups.iter().enumerate().skip(21) {
+                gs[gi] = sum4(&ps[g.lo..=g.hi]);
+            }
+        }
+        let total = sum4(&ws.gsum[..21]) + sum4(&ws.gsum[ng..ng + 21]);
         ws.total[i] = total;
         out.population[i * rows + row] = total;
         out.population[all * rows + row] += total;
         for sex in 0..2 {
-            for (gi, g) in model.groups.iter().enumerate() {
-                let s = sum4(&p[sex][g.lo..=g.hi]);
-                out.groups[((i * rows + row) * 2 + sex) * ng + gi] = s;
-                out.groups[((all * rows + row) * 2 + sex) * ng + gi] += s;
+            let base = (i * rows + row) * 2 + sex;
+            let abase = (all * rows + row) * 2 + sex;
+            for gi in 0..ng {
+                let s = ws.gsum[sex * ng + gi];
+                out.groups[base * ng + gi] = s;
+                out.groups[abase * ng + gi] += s;
             }
         }
-        for (bi, &(lo, hi)) in model.bands.iter().enumerate() {
-            ws.band_sum[i * nb + bi] =
-                if bi == 0 { total } else { sum4(&p[FEMALE][lo..=hi]) + sum4(&p[MALE][lo..=hi]) };
+        ws.band_sum[i * nb] = total;
+        for bi in 1..nb {
+            let gi = model.band_group[bi];
+            ws.band_sum[i * nb + bi] = ws.gsum[gi] + ws.gsum[ng + gi];
         }
     }
     for &r in &model.resource_order {
@@ -166,13 +183,17 @@ fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
         let mut sum = 0.0;
         for i in 0..nt {
             let raw = match &res.rules[i] {
-                RuleModel::PerCapita { band, rate, factors, per, per_1000 } => {
-                    let mut rt = 1.0;
-                    for f in 0..*factors {
-                        rt *= v(rate[f * rows + row]);
+                RuleModel::PerCapita { band, rate, factors, per, per_1000, changes } => {
+                    // Demand per resident of the band, recomputed only where the standard changes.
+                    let c = &mut ws.coef[r * nt + i];
+                    if changes[row] {
+                        let mut rt = 1.0;
+                        for f in 0..*factors {
+                            rt *= v(rate[f * rows + row]);
+                        }
+                        *c = if *per_1000 { rt * v(per[row]) / 1000.0 } else { rt / v(per[row]) };
                     }
-                    let pop = ws.band_sum[i * nb + band];
-                    if *per_1000 { rt * pop * v(per[row]) / 1000.0 } else { rt * pop / v(per[row]) }
+                    *c * ws.band_sum[i * nb + band]
                 }
                 RuleModel::AdminUnits { from_row } => {
                     if row >= *from_row {

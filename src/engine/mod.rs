@@ -53,8 +53,10 @@ pub struct Model {
     pub mortality: Vec<MortalityModel>,
     /// Output age groups (five-year groups, then the service bands).
     pub groups: Vec<AgeGroup>,
-    /// Distinct age bands demand is computed over.
+    /// Distinct age bands demand is computed over (band 0 is all ages).
     pub bands: Vec<(usize, usize)>,
+    /// The output group of each band (band 0, all ages, has none).
+    pub band_group: Vec<usize>,
     /// Every slot at its central value (MODEL §2): a draw starts from a copy of this.
     pub central: Vec<f64>,
     /// The path of every slot.
@@ -258,6 +260,8 @@ pub enum RuleModel {
         per: Vec<Slot>,
         /// `per` is units per 1,000 residents.
         per_1000: bool,
+        /// Rows where a rate or per slot changes (the coefficient is recomputed there).
+        changes: Vec<bool>,
     },
     /// Streets/towns, from a row on.
     AdminUnits {
@@ -352,6 +356,10 @@ pub struct Workspace {
     pub(crate) tfr: Vec<f64>,
     pub(crate) band_sum: Vec<f64>,
     pub(crate) total: Vec<f64>,
+    /// Group sums of one town, `[sex][group]`.
+    pub(crate) gsum: Vec<f64>,
+    /// Demand per resident of the band, `[resource * towns + town]`, for the current schedule step.
+    pub(crate) coef: Vec<f64>,
     /// The last draw's results.
     pub out: DrawOutput,
 }
@@ -372,6 +380,8 @@ impl Workspace {
             tfr: vec![0.0; nt],
             band_sum: vec![0.0; nt * m.bands.len()],
             total: vec![0.0; nt],
+            gsum: vec![0.0; 2 * m.groups.len()],
+            coef: vec![0.0; nr * nt],
             out: DrawOutput {
                 population: vec![0.0; a * m.rows],
                 groups: vec![0.0; a * m.rows * 2 * m.groups.len()],

@@ -25,6 +25,11 @@ const SUM_SCALE: f64 = (1u64 << 20) as f64;
 const ROUND: f64 = 6_755_399_441_055_744.0;
 const ROUND_BITS: i64 = 0x4338_0000_0000_0000;
 
+thread_local! {
+    /// Per-thread counting array of [`Hist::add_keys`] (all zero between calls).
+    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Buckets per page: 32 `u16` counts fill one cache line.
 const PAGE: usize = 32;
 const PAGE_BITS: u32 = 5;
@@ -168,37 +173,45 @@ impl Hist {
             }
             return;
         }
-        // Align the local array to page boundaries.
+        // Align the local array to page boundaries. The array lives in a per-thread scratch
+        // buffer, zeroed after use over the span used only (zeroing all of it per call would
+        // cost more than the counting).
         let base = kmin & !(PAGE as u64 - 1);
-        let span = (kmax - base) as usize + 1;
-        let mut local = [0u32; LOCAL + PAGE];
-        for k in keys {
-            local[(k - base) as usize] += 1;
-        }
-        for (ci, chunk) in local[..span.div_ceil(PAGE) * PAGE].chunks_exact(PAGE).enumerate() {
-            if chunk.iter().all(|&c| c == 0) {
-                continue;
+        let span = ((kmax - base) as usize + 1).div_ceil(PAGE) * PAGE;
+        SCRATCH.with(|cell| {
+            let mut local = cell.borrow_mut();
+            if local.len() < LOCAL + PAGE {
+                local.resize(LOCAL + PAGE, 0);
             }
-            let pi = self.page_of(base + (ci * PAGE) as u64);
-            let page = &mut self.pages[pi].0;
-            let mut sums = [0u32; PAGE];
-            let mut over = false;
-            for k in 0..PAGE {
-                sums[k] = u32::from(page[k]) + chunk[k];
-                over |= sums[k] > 0xffff;
+            for k in keys {
+                local[(k - base) as usize] += 1;
             }
-            if over {
-                for (k, &c) in chunk.iter().enumerate() {
-                    if c > 0 {
-                        self.bump(pi, k, u64::from(c));
+            for (ci, chunk) in local[..span].chunks_exact(PAGE).enumerate() {
+                if chunk.iter().all(|&c| c == 0) {
+                    continue;
+                }
+                let pi = self.page_of(base + (ci * PAGE) as u64);
+                let page = &mut self.pages[pi].0;
+                let mut sums = [0u32; PAGE];
+                let mut over = false;
+                for k in 0..PAGE {
+                    sums[k] = u32::from(page[k]) + chunk[k];
+                    over |= sums[k] > 0xffff;
+                }
+                if over {
+                    for (k, &c) in chunk.iter().enumerate() {
+                        if c > 0 {
+                            self.bump(pi, k, u64::from(c));
+                        }
+                    }
+                } else {
+                    for k in 0..PAGE {
+                        page[k] = sums[k] as u16;
                     }
                 }
-            } else {
-                for k in 0..PAGE {
-                    page[k] = sums[k] as u16;
-                }
             }
-        }
+            local[..span].fill(0);
+        });
     }
 
     fn merge(&mut self, other: &Hist) {
@@ -337,11 +350,22 @@ impl Sketch {
         let Some(&first) = values.first() else { return };
         let shift = self.shift();
         // Plain comparisons (values are finite): they vectorise, unlike `f64::min`'s NaN rules.
-        let (mut lo, mut hi) = (first, first);
-        for &v in values {
-            lo = if v < lo { v } else { lo };
-            hi = if v > hi { v } else { hi };
+        // Four lanes: independent comparisons vectorise and do not wait on each other.
+        let mut lo4 = [first; 4];
+        let mut hi4 = [first; 4];
+        let chunks = values.chunks_exact(4);
+        for &v in chunks.remainder() {
+            lo4[0] = if v < lo4[0] { v } else { lo4[0] };
+            hi4[0] = if v > hi4[0] { v } else { hi4[0] };
         }
+        for c in chunks {
+            for j in 0..4 {
+                lo4[j] = if c[j] < lo4[j] { c[j] } else { lo4[j] };
+                hi4[j] = if c[j] > hi4[j] { c[j] } else { hi4[j] };
+            }
+        }
+        let lo = lo4.iter().copied().fold(first, |a, b| if b < a { b } else { a });
+        let hi = hi4.iter().copied().fold(first, |a, b| if b > a { b } else { a });
         // The exact sum, in fixed point: value · 2²⁰ rounded to an integer. Inside ±2³⁰ the
         // rounding is the float trick (adding 1.5·2⁵² puts the integer in the low mantissa
         // bits), which vectorises; outside it, a checked conversion.
