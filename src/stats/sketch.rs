@@ -160,13 +160,19 @@ impl Hist {
     /// Adds many keys (a block of one series): counted in a small local array when they span a
     /// narrow range, then added page by page, so each page is looked up and touched once per
     /// block.
-    fn add_keys(&mut self, keys: impl Iterator<Item = u64> + Clone, n: usize) {
+    fn add_keys(&mut self, keys: impl Iterator<Item = u64> + Clone, n: usize, range: Option<(u64, u64)>) {
         const LOCAL: usize = 4096;
-        let (mut kmin, mut kmax) = (u64::MAX, 0);
-        for k in keys.clone() {
-            kmin = kmin.min(k);
-            kmax = kmax.max(k);
+        if n == 0 {
+            return;
         }
+        let (kmin, kmax) = range.unwrap_or_else(|| {
+            let (mut kmin, mut kmax) = (u64::MAX, 0);
+            for k in keys.clone() {
+                kmin = kmin.min(k);
+                kmax = kmax.max(k);
+            }
+            (kmin, kmax)
+        });
         if n < 16 || kmax - kmin >= LOCAL as u64 {
             for k in keys {
                 self.add(k, 1);
@@ -349,38 +355,34 @@ impl Sketch {
     pub fn add_slice(&mut self, values: &[f64]) {
         let Some(&first) = values.first() else { return };
         let shift = self.shift();
-        // Plain comparisons (values are finite): they vectorise, unlike `f64::min`'s NaN rules.
-        // Four lanes: independent comparisons vectorise and do not wait on each other.
+        // One pass: min and max in four lanes (plain comparisons — values are finite — which
+        // vectorise, unlike `f64::min`'s NaN rules) and the exact fixed-point sum, value · 2²⁰
+        // rounded to an integer. Inside ±2³⁰ the rounding is the float trick (adding 1.5·2⁵²
+        // puts the integer in the low mantissa bits); outside it, a second, checked pass.
         let mut lo4 = [first; 4];
         let mut hi4 = [first; 4];
+        let mut part4 = [0i64; 4];
         let chunks = values.chunks_exact(4);
-        for &v in chunks.remainder() {
-            lo4[0] = if v < lo4[0] { v } else { lo4[0] };
-            hi4[0] = if v > hi4[0] { v } else { hi4[0] };
-        }
+        let rest = chunks.remainder();
         for c in chunks {
             for j in 0..4 {
                 lo4[j] = if c[j] < lo4[j] { c[j] } else { lo4[j] };
                 hi4[j] = if c[j] > hi4[j] { c[j] } else { hi4[j] };
+                part4[j] = part4[j].wrapping_add((c[j] * SUM_SCALE + ROUND).to_bits() as i64 - ROUND_BITS);
             }
+        }
+        for &v in rest {
+            lo4[0] = if v < lo4[0] { v } else { lo4[0] };
+            hi4[0] = if v > hi4[0] { v } else { hi4[0] };
+            part4[0] = part4[0].wrapping_add((v * SUM_SCALE + ROUND).to_bits() as i64 - ROUND_BITS);
         }
         let lo = lo4.iter().copied().fold(first, |a, b| if b < a { b } else { a });
         let hi = hi4.iter().copied().fold(first, |a, b| if b > a { b } else { a });
-        // The exact sum, in fixed point: value · 2²⁰ rounded to an integer. Inside ±2³⁰ the
-        // rounding is the float trick (adding 1.5·2⁵² puts the integer in the low mantissa
-        // bits), which vectorises; outside it, a checked conversion.
-        let mut sum: i128 = 0;
-        if lo > -1e9 && hi < 1e9 && values.len() <= 1 << 20 {
-            let mut part: i64 = 0;
-            for &v in values {
-                part += (v * SUM_SCALE + ROUND).to_bits() as i64 - ROUND_BITS;
-            }
-            sum = i128::from(part);
+        let sum: i128 = if lo > -1e9 && hi < 1e9 && values.len() <= 1 << 20 {
+            i128::from(part4.iter().fold(0i64, |a, b| a.wrapping_add(*b)))
         } else {
-            for &v in values {
-                sum += libm::rint(v * SUM_SCALE) as i128;
-            }
-        }
+            values.iter().map(|v| libm::rint(v * SUM_SCALE) as i128).sum()
+        };
         let n = values.len() as u64;
         self.count += n;
         self.min = self.min.min(lo);
@@ -397,7 +399,17 @@ impl Sketch {
             return;
         }
         if lo > 0.0 {
-            self.pos.add_keys(values.iter().map(|v| v.to_bits() >> shift), values.len());
+            // Positive keys are monotone in the value: the range is known from min and max.
+            let range = (lo.to_bits() >> shift, hi.to_bits() >> shift);
+            self.pos.add_keys(values.iter().map(|v| v.to_bits() >> shift), values.len(), Some(range));
+            return;
+        }
+        if lo >= 0.0 {
+            // Zeros and positives (a gap that is often zero).
+            let zeros = values.iter().filter(|v| **v == 0.0).count();
+            self.zeros += zeros as u64;
+            let positive = values.iter().filter(|v| **v > 0.0).map(|v| v.to_bits() >> shift);
+            self.pos.add_keys(positive, values.len() - zeros, None);
             return;
         }
         for &v in values {
@@ -570,6 +582,13 @@ mod tests {
         one.add_slice(&[]);
         (0..10).for_each(|_| one.add(5.0));
         assert_eq!(one, blocks);
+        // Zeros and positives only (a gap), and positives only.
+        let gaps: Vec<f64> = (0..300).map(|i| if i % 3 == 0 { 0.0 } else { (i as f64).sqrt() * 10.0 }).collect();
+        let (mut one, mut blocks) = (Sketch::new(COARSE_BITS), Sketch::new(COARSE_BITS));
+        gaps.iter().for_each(|v| one.add(*v));
+        gaps.chunks(64).for_each(|c| blocks.add_slice(c));
+        assert_eq!(one, blocks);
+        assert_eq!(blocks.zeros, 100);
     }
 
     #[test]
