@@ -73,7 +73,9 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
                 n[OMEGA] = p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA];
                 deaths += sum_products_complement(p, s);
                 for x in 1..AGES {
-                    n[x] = (n[x] + net * h[x]).max(0.0);
+                    // A plain comparison, not `f64::max` (values are finite): it vectorises.
+                    let q = n[x] + net * h[x];
+                    n[x] = if q > 0.0 { q } else { 0.0 };
                 }
             }
 
@@ -92,11 +94,12 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             next[MALE][0] = (b_m * half0[MALE] + net * ws.h[i][MALE][0]).max(0.0);
             deaths += b_f * (1.0 - half0[FEMALE]) + b_m * (1.0 - half0[MALE]);
 
-            let pop_end = sum4(&next[FEMALE]) + sum4(&next[MALE]);
             let out = &mut ws.out;
             out.births[i * steps + step] = births;
             out.deaths[i * steps + step] = deaths;
-            out.migration[i * steps + step] = pop_end - pop_start - births + deaths;
+            // Completed below, once the end-of-step total is known: realised migration is
+            // Pop(t+1) − Pop(t) − births + deaths (MODEL §3).
+            out.migration[i * steps + step] = -pop_start - births + deaths;
         }
         std::mem::swap(&mut ws.pop, &mut ws.next);
 
@@ -108,6 +111,9 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             ws.tfr[i] = (tfr + v(t.phi) * (v(t.tfr_star) - tfr) + v(t.sigma_f) * eps_f).clamp(0.1, 4.0);
         }
         record_row(model, values, ws, row);
+        for i in 0..nt {
+            ws.out.migration[i * steps + step] += ws.total[i];
+        }
     }
 
     // "All": sums within the draw.
