@@ -15,9 +15,9 @@
 //!    then (`year ≥ from + lead_time`); earlier years at risk are reported as unavoidable.
 //! 2. **Greedy, earliest year first.** While a fixable year's risk exceeds the target, add one
 //!    unit where it lowers that year's risk most (among decision years that plan an opening by
-//!    then; ties go to the latest decision). A year no unit can improve further (every draw
-//!    still short is one whose batches are all late) is reported as unavoidable with its
-//!    residual risk.
+//!    then; ties go to the latest decision). A year that even unlimited units could not bring
+//!    within the target (too many draws in which every batch that could serve it opens late)
+//!    is reported as unavoidable: nothing is bought for it, and it constrains nothing.
 //! 3. **Latest decisions.** Units are moved to later decision years, one year at a time, while
 //!    every fixable year stays within the risk (and no unavoidable year gets worse).
 //! 4. **Irreducible.** Any unit whose removal keeps every year within the risk is removed;
@@ -381,6 +381,16 @@ fn plan_one(s: &Scenario, model: &Model, set: &PlanSettings, store: &Store, town
         let year = model.year(store.first_row + r);
         let row = (store.first_row + r) as i64;
         let allowed = (target * n).floor() as u64;
+        // A year is unavoidable when even unlimited units cannot bring it within the target:
+        // too many short draws in which every batch that could serve it opens late. Nothing is
+        // bought for such a year (the fewest units), and it constrains nothing.
+        let reachable =
+            |d: usize| (0..years.len()).any(|y| years[y] + build.lead_time <= year && search.open[y][d] <= row);
+        let stuck = search.needs(r).iter().filter(|(d, _)| !reachable(*d)).count() as u64;
+        if stuck > allowed {
+            residual[r] = Some(1.0);
+            continue;
+        }
         for _ in 0..10_000 {
             let now = search.short(r);
             if now <= allowed {
@@ -435,7 +445,7 @@ fn plan_one(s: &Scenario, model: &Model, set: &PlanSettings, store: &Store, town
     let feasible = |search: &Search| -> bool {
         fixable.iter().all(|&r| {
             let limit = residual[r].unwrap_or(target);
-            search.risk(r) <= limit + 1e-12
+            limit >= 1.0 || search.risk(r) <= limit + 1e-12
         })
     };
     // The largest k in 0..=max for which `ok(k)` holds, assuming it holds for 0 and is
