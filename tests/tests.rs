@@ -4,6 +4,7 @@ mod util;
 
 mod charts;
 mod engine;
+mod plan_report;
 mod properties;
 mod roundtrip;
 mod run;

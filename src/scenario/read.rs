@@ -1988,7 +1988,15 @@ fn read_build(r: &mut Reader, node: &Node, path: &str) -> Option<Build> {
         let unit = r.req_param(t, node.loc, path, "unit", POSITIVE);
         let lead_time = match t.get("lead_time") {
             Some(n) => {
-                r.int(n, &join(path, "lead_time"), 0, 50, "years from decision to planned opening").map(|v| v as i32)
+                let lp = join(path, "lead_time");
+                let v = r.int(n, &lp, 0, 50, "years from decision to planned opening").map(|v| v as i32);
+                // A whole number carries no `source` of its own: the build table's applies (it
+                // is listed by `validate --sources` like every other input).
+                if let Some(v) = v {
+                    let prov = r.prov();
+                    r.record(&lp, format!("{v} years"), &prov);
+                }
+                v
             }
             None => Some(2),
         };
