@@ -359,3 +359,58 @@ fn plan_report_shows_both_images_in_chromium() {
     }
     assert!(dom.contains("建议建设时序"));
 }
+
+/// docs/plan.md's guarantee for build units without a random delay (the example's defaults:
+/// one unit, two years' lead time, no delay): every project opens as planned in every draw, so
+/// a year r needs u*(r) units open — the fewest with at most ⌊risk·n⌋ draws short — and the
+/// plan must be the running maximum of u*(r) over the fixable years, each increase decided
+/// exactly `lead_time` years before the year that needs it. Computed here from the engine's
+/// per-draw demand and capacity, independently of the search.
+#[test]
+fn without_random_delays_the_plan_is_the_fewest_units_decided_latest() {
+    let w = Workdir::new();
+    let (s, model, p) = plan_in_process(&w, false);
+    let n = p.settings.draws as usize;
+    let (nt, nr, rows) = (model.towns.len(), model.resources.len(), model.rows);
+    let mut ws = model.workspace();
+    let mut values = model.central_values();
+    let mut shocks = vec![0.0; model.shock_len()];
+    // gaps[(t * nr + r) * rows + row][d] = demand − existing capacity.
+    let mut gaps = vec![Vec::with_capacity(n); nt * nr * rows];
+    for d in 0..n as u64 {
+        engine::sample_draw(&model, p.settings.seed, d, &mut values, &mut shocks);
+        engine::simulate_draw(&model, &values, &shocks, &mut ws).unwrap();
+        for (i, g) in gaps.iter_mut().enumerate() {
+            g.push(ws.out.demand[i] - ws.out.capacity[i]);
+        }
+    }
+    let allowed = (p.settings.risk * n as f64).floor() as usize;
+    let mut compared = 0;
+    for item in &p.items {
+        let b = &item.build;
+        assert!(!b.delay.is_random() && b.delay.central() == 0.0 && b.unit == 1.0);
+        let first_fixable = p.settings.from + b.lead_time;
+        let mut want: Vec<(i32, u32)> = Vec::new();
+        let mut running = 0u32;
+        for year in first_fixable..=model.year(rows - 1) {
+            let row = (year - model.t0) as usize;
+            let g = &gaps[(item.town * nr + item.resource) * rows + row];
+            // The fewest whole units k with #{d : gap_d > k} ≤ allowed.
+            let mut need: Vec<f64> = g.iter().map(|&x| x.max(0.0)).collect();
+            need.sort_by(f64::total_cmp);
+            let k = need[n - 1 - allowed].ceil() as u32;
+            if k > running {
+                want.push((year - b.lead_time, k - running));
+                running = k;
+            }
+        }
+        let got: Vec<(i32, u32)> = item.batches.iter().map(|x| (x.decision_year, x.units)).collect();
+        assert_eq!(
+            got, want,
+            "{} {}: the plan differs from the running maximum of the yearly requirement",
+            s.towns[item.town].id, s.resources[item.resource].id
+        );
+        compared += want.len();
+    }
+    assert!(compared > 50, "only {compared} projects compared");
+}
