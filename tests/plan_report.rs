@@ -324,6 +324,38 @@ fn chinese_plan_charts_and_page() {
     assert_eq!(w.read("en/plan.csv"), w.read("zh/plan.csv"));
 }
 
+/// Nothing is drawn in the right margin (28 px): no label runs past the chart's edge.
+fn assert_right_margin_blank(path: &Path) {
+    let d = decode(&std::fs::read(path).unwrap());
+    let w = d.width as usize;
+    for y in 0..d.height as usize {
+        for x in w - 27..w {
+            let i = (y * w + x) * 3;
+            assert_eq!(&d.rgb[i..i + 3], &[255, 255, 255], "{}: ink in the right margin at ({x}, {y})", path.display());
+        }
+    }
+}
+
+#[test]
+fn labels_stay_inside_the_charts() {
+    let w = Workdir::new();
+    w.write("build.toml", BUILD);
+    plan_cli(&w, "o", &["--with", "build.toml"]);
+    plan_cli(&w, "n", &["--with", "build.toml", "--chart-size", "960x600", "--lang", "zh"]);
+    w.capsim()
+        .arg("-q")
+        .arg("plan")
+        .arg(scenario_path("shanghai-new-towns.toml"))
+        .args(["--draws", "300", "--out", "sh"])
+        .assert()
+        .success();
+    for dir in ["o", "n", "sh"] {
+        for name in ["plan.png", "plan_heatmap.png"] {
+            assert_right_margin_blank(&w.path().join(dir).join(name));
+        }
+    }
+}
+
 #[test]
 fn twenty_five_services_fit() {
     let w = Workdir::new();

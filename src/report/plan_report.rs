@@ -369,8 +369,9 @@ struct RowLayout {
 const LABEL_GAP: f64 = 8.0;
 
 /// Lays a row out: bars go into lanes so that no bar or label touches the next in its lane;
-/// the long labels are used when they need no more lanes than the short ones.
-fn row_layout(c: &Canvas, r: &TimelineRow, label_w: f64, x_of: &dyn Fn(i32) -> f64) -> RowLayout {
+/// the long labels are used when they fit in the chart and need no more lanes than the short
+/// ones, or two.
+fn row_layout(c: &Canvas, r: &TimelineRow, label_w: f64, right: f64, x_of: &dyn Fn(i32) -> f64) -> RowLayout {
     let spans = |long: bool| -> Vec<(f64, f64)> {
         r.bars
             .iter()
@@ -381,9 +382,13 @@ fn row_layout(c: &Canvas, r: &TimelineRow, label_w: f64, x_of: &dyn Fn(i32) -> f
             .collect()
     };
     let (short_lanes, n_short) = lanes_for(&spans(false), LABEL_GAP);
-    let (long_lanes, n_long) = lanes_for(&spans(true), LABEL_GAP);
+    let long_spans = spans(true);
+    let (long_lanes, n_long) = lanes_for(&long_spans, LABEL_GAP);
+    // The long labels say what is built; they may take a second lane, never more, and must end
+    // inside the chart (the short ones always do: the columns leave room for them).
+    let long_fit = long_spans.iter().all(|&(_, end)| end <= right);
     let (lanes, n_lanes, long) =
-        if n_long <= n_short { (long_lanes, n_long, true) } else { (short_lanes, n_short, false) };
+        if long_fit && n_long <= n_short.max(2) { (long_lanes, n_long, true) } else { (short_lanes, n_short, false) };
     let one_line = format!("{} · {}", r.resource, r.unit);
     let two_lines = n_lanes >= 2 || c.text_width(&one_line, size::SMALL) > label_w - 14.0;
     let text_h = if two_lines { 2.0 * line_height(size::SMALL) + 4.0 } else { LANE };
@@ -456,8 +461,11 @@ pub fn draw_timeline(tl: &Timeline, p: &Plan, opts: &ChartOptions, note: &str) -
     let ncol = (last - first + 1).max(1) as usize;
     let col_w = (x1 - x0) / ncol as f64;
     let x_of = |year: i32| x0 + (f64::from(year - first) + 0.5) * col_w;
-    let layouts: Vec<Vec<RowLayout>> =
-        tl.panels.iter().map(|pn| pn.rows.iter().map(|r| row_layout(&probe, r, label_w, &x_of)).collect()).collect();
+    let layouts: Vec<Vec<RowLayout>> = tl
+        .panels
+        .iter()
+        .map(|pn| pn.rows.iter().map(|r| row_layout(&probe, r, label_w, right, &x_of)).collect())
+        .collect();
     let panels_h: f64 = tl
         .panels
         .iter()
