@@ -246,8 +246,12 @@ fn report_lists_every_project_and_the_total_cost() {
         let res = s.resources.iter().find(|x| x.id == r["resource"]).unwrap();
         let cost = if r["cost"].is_empty() { "–".to_string() } else { grouped(r["cost"].parse().unwrap(), 0) };
         let cells = format!(
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            town.name.en, res.name.en, r["decision_year"], r["planned_open_year"], r["units"]
+            "<tr><td class=\"l nw\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            town.name.en,
+            res.name.en,
+            r["decision_year"],
+            r["planned_open_year"],
+            grouped(r["units"].parse().unwrap(), 0)
         );
         assert!(html.contains(&cells), "report.html lacks the project {r:?}");
         let tail = format!("<td>{cost}</td><td>{}</td>", r["fixes_year"]);
@@ -256,15 +260,12 @@ fn report_lists_every_project_and_the_total_cost() {
         projects += 1;
     }
     assert!(projects > 10 && total > 0.0);
-    assert_eq!(
-        html.matches("<tr><td class=\"l\">").count() - s.resources.len(),
-        projects + {
-            // The unavoidable table has one row per town × service with an unavoidable year.
-            let pairs: BTreeSet<(String, String)> =
-                rows.iter().filter(|r| r["units"] == "0").map(|r| (r["town"].clone(), r["resource"].clone())).collect();
-            pairs.len()
-        }
-    );
+    // One schedule row per project, one unavoidable row per town × service with such a year,
+    // one build-unit row per resource.
+    let unavoidable: BTreeSet<(String, String)> =
+        rows.iter().filter(|r| r["units"] == "0").map(|r| (r["town"].clone(), r["resource"].clone())).collect();
+    assert_eq!(html.matches("<tr><td class=\"l nw\">").count(), projects + unavoidable.len());
+    assert_eq!(html.matches("<tr><td class=\"l\">").count(), s.resources.len());
     assert!(html.contains(&format!("Total cost: {}", grouped(total, 0))), "total {total}");
     assert!(html.contains("Recommended schedule") && html.contains("capsim run SCENARIO --with plan.toml"));
     assert!(html.contains("1,554,400,000"));

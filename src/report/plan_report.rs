@@ -328,7 +328,8 @@ pub fn files(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions) -> Resu
 fn check_size(w: u32, h: u32) -> Result<()> {
     if h > 4 * MAX_SIDE {
         return Err(crate::Error::Input(format!(
-            "the plan's chart would be {w}×{h} pixels, taller than {} : too many town × service rows to draw",
+            "the plan's chart would be {w}×{h} pixels, taller than the {} pixels a chart may have: too many town × \
+             service rows to draw; pass --no-charts for the tables only",
             4 * MAX_SIDE
         )));
     }
@@ -826,7 +827,7 @@ pub fn report(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions, charts
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" \
-         content=\"width=device-width, initial-scale=1\">\n<title>{} — {} — capsim plan</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         content=\"width=device-width, initial-scale=1\">\n<title>{} — {} — capsim plan</title>\n<style>{STYLE}td.nw{{white-space:nowrap}}</style>\n</head>\n<body>\n",
         lang.t("en", "zh-CN"),
         esc(title),
         esc(heading)
@@ -929,13 +930,13 @@ pub fn report(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions, charts
                 let i = (b.fixes_year - t0) as usize;
                 let _ = writeln!(
                     h,
-                    "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>\
+                    "<tr><td class=\"l nw\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>\
                      <td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td></tr>",
                     esc(&town_name(s, item.town, lang)),
                     esc(s.resources[item.resource].name.get(code)),
                     b.decision_year,
                     b.planned_open_year,
-                    b.units,
+                    grouped(f64::from(b.units), 0),
                     esc(&unit_name(s, item.resource, &item.build, lang)),
                     esc(&with_unit(s, item.resource, b.amount, lang)),
                     b.cost.map_or_else(|| "–".to_string(), |c| grouped(c, 0)),
@@ -1000,7 +1001,7 @@ pub fn report(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions, charts
             let cell = |v: Vec<String>| if v.is_empty() { "–".to_string() } else { v.join(", ") };
             let _ = writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+                "<tr><td class=\"l nw\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
                 esc(&town_name(s, item.town, lang)),
                 esc(s.resources[item.resource].name.get(code)),
                 esc(&cell(early)),
