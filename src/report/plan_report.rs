@@ -324,6 +324,11 @@ pub fn files(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions) -> Resu
     Ok(files)
 }
 
+/// "2027–2035", or "2035" for a single year.
+fn span(first: i32, last: i32) -> String {
+    if first == last { first.to_string() } else { format!("{first}–{last}") }
+}
+
 /// Checks a chart size (internal consistency: every chart here grows only in height).
 fn check_size(w: u32, h: u32) -> Result<()> {
     if h > 4 * MAX_SIDE {
@@ -408,19 +413,19 @@ pub fn draw_timeline(tl: &Timeline, p: &Plan, opts: &ChartOptions, note: &str) -
     let (first, last) = (tl.first, tl.last);
     let risk = p.settings.risk;
     let title = match lang {
-        Lang::En => format!("Recommended schedule: what to decide when, and when it opens, {first}–{last}"),
-        Lang::Zh => format!("建议建设时序：何时决策、何时投用，{first}–{last}年"),
+        Lang::En => format!("Recommended schedule: what to decide when, and when it opens, {}", span(first, last)),
+        Lang::Zh => format!("建议建设时序：何时决策、何时投用，{}年", span(first, last)),
     };
     let subtitle = match lang {
         Lang::En => format!(
-            "Each bar is one recommended project, from the year it must be decided to its planned opening (decision + \
-             lead time); its label gives its size. Openings may slip: projects are sized for their delay distribution so \
+            "Columns are calendar years. Each bar is one recommended project, from the year it must be decided to its \
+             planned opening (decision + lead time); its label gives its size. Openings may slip: projects are sized for their delay distribution so \
              that P(shortfall) ≤ {risk} in every year decisions from {first} can fix (plan.csv). Town × service pairs with \
              neither a project nor an unavoidable year are left out: {} of {} shown.",
             tl.shown.0, tl.shown.1
         ),
         Lang::Zh => format!(
-            "每条横线为一个建议项目：从必须决策的年份到计划投用年份（决策年份加建设周期），标注为项目规模。投用可能延期：项目规模已考虑延期的分布，\
+            "各列为日历年。每条横线为一个建议项目：从必须决策的年份到计划投用年份（决策年份加建设周期），标注为项目规模。投用可能延期：项目规模已考虑延期的分布，\
              使{first}年起的决策可以影响的每一年短缺概率 ≤ {risk}（plan.csv）。既无项目也无无法避免年份的新城×设施组合不予显示：共 {} 个，\
              显示 {} 个。",
             tl.shown.1, tl.shown.0
@@ -579,8 +584,8 @@ pub fn draw_heatmap(hm: &PlanHeatmap, p: &Plan, opts: &ChartOptions, note: &str)
     let risk = p.settings.risk;
     let (first, last) = (hm.years.first().copied().unwrap_or(0), hm.years.last().copied().unwrap_or(0));
     let title = match lang {
-        Lang::En => format!("Probability of a shortfall without and with the plan, {first}–{last}"),
-        Lang::Zh => format!("实施规划前后的短缺概率，{first}–{last}年"),
+        Lang::En => format!("Probability of a shortfall without and with the plan, {}", span(first, last)),
+        Lang::Zh => format!("实施规划前后的短缺概率，{}年", span(first, last)),
     };
     let headings = [
         lang.t("Without the plan", "实施规划前"),
@@ -638,6 +643,12 @@ pub fn draw_heatmap(hm: &PlanHeatmap, p: &Plan, opts: &ChartOptions, note: &str)
     let legend_h = heatmap::LEGEND_HEIGHT.max(legend_bottom - header_bottom);
     let foot = frame::footnote_lines(&probe, note);
     let grid_w = cell_w * ncol as f64;
+    // Few columns leave room to spare: widen the gap so the first grid's heading fits over it.
+    let wide_gap = {
+        let need = probe.text_width(headings[0], size::PANEL) + 16.0 - grid_w;
+        let spare = right - x_cells - 2.0 * grid_w;
+        gap.max(need.min(spare))
+    };
     let col_head = line_height(size::SMALL) + 10.0;
     let grid_head = line_height(size::PANEL) + 8.0;
     let towns = hm.rows.last().map_or(0, |r| r.town + 1);
@@ -662,7 +673,7 @@ pub fn draw_heatmap(hm: &PlanHeatmap, p: &Plan, opts: &ChartOptions, note: &str)
 
     // The grids: [without, with], side by side or stacked.
     let origins: Vec<(f64, usize)> =
-        if stacked { vec![(x_cells, 0), (x_cells, 1)] } else { vec![(x_cells, 0), (x_cells + grid_w + gap, 1)] };
+        if stacked { vec![(x_cells, 0), (x_cells, 1)] } else { vec![(x_cells, 0), (x_cells + grid_w + wide_gap, 1)] };
     let years_row = |c: &mut Canvas, gx: f64, y: f64| {
         for (j, year) in hm.years.iter().enumerate() {
             let label = year.to_string();
@@ -673,13 +684,22 @@ pub fn draw_heatmap(hm: &PlanHeatmap, p: &Plan, opts: &ChartOptions, note: &str)
         }
     };
     let block = |c: &mut Canvas, y0: f64, grids: &[(f64, usize)]| -> f64 {
+        let grids_end = grids.iter().map(|g| g.0 + grid_w).fold(x_cells, f64::max);
         let mut y = y0;
-        for &(gx, which) in grids {
-            let head = frame::fit(c, headings[which], size::PANEL, grid_w);
+        for (k, &(gx, which)) in grids.iter().enumerate() {
+            // Centred over its grid; over a narrow grid, from the grid's left edge to the next
+            // grid (or the chart's edge), in smaller type if need be.
+            let room = grids.get(k + 1).map_or(right, |g| g.0 - 8.0) - gx;
+            if c.text_width(headings[which], size::PANEL) > grid_w {
+                let em = if c.text_width(headings[which], size::PANEL) <= room { size::PANEL } else { size::SMALL };
+                let head = frame::fit(c, headings[which], em, room);
+                c.text(gx, y + grid_head / 2.0, &head, em, palette::TEXT, (HAlign::Left, VAlign::Middle));
+                continue;
+            }
             c.text(
                 gx + grid_w / 2.0,
                 y + grid_head / 2.0,
-                &head,
+                headings[which],
                 size::PANEL,
                 palette::TEXT,
                 (HAlign::Center, VAlign::Middle),
@@ -695,7 +715,7 @@ pub fn draw_heatmap(hm: &PlanHeatmap, p: &Plan, opts: &ChartOptions, note: &str)
         for (i, row) in hm.rows.iter().enumerate() {
             if row.town != prev {
                 if prev != usize::MAX {
-                    c.fill_rect(frame::MARGIN, y + 1.0, right, y + 2.5, palette::AXIS, 1.0);
+                    c.fill_rect(frame::MARGIN, y + 1.0, grids_end, y + 2.5, palette::AXIS, 1.0);
                     y += 4.0;
                 }
                 let name = frame::fit(c, &row.town_name, size::SMALL, town_w - 12.0);
