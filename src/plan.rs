@@ -613,18 +613,24 @@ pub fn plan_toml(s: &Scenario, scenario_path: &str, p: &Plan) -> String {
         let res = &s.resources[item.resource];
         let b = &item.build;
         for batch in &item.batches {
-            let unit_en =
-                b.name.as_ref().map_or_else(|| format!("{} {}", toml_number(b.unit), res.unit.en), |n| n.en.clone());
-            let unit_zh = b.name.as_ref().map_or_else(
-                || format!("{}{}", toml_number(b.unit), res.unit.zh.as_deref().unwrap_or(&res.unit.en)),
-                |n| n.zh.clone().unwrap_or_else(|| n.en.clone()),
-            );
+            // "2 × 30-class primary school" for a named unit; the amount ("1956 places") for
+            // one without a name, rather than "1956 × 1 places".
+            let (size_en, size_zh) = match &b.name {
+                Some(n) => (
+                    format!("{} × {}", batch.units, n.en),
+                    format!("{} × {}", batch.units, n.zh.as_deref().unwrap_or(&n.en)),
+                ),
+                None => (
+                    format!("{} {}", toml_number(batch.amount), res.unit.en),
+                    format!("{}{}", toml_number(batch.amount), res.unit.zh.as_deref().unwrap_or(&res.unit.en)),
+                ),
+            };
             let _ = writeln!(out, "\n[capacity.{}.{}.projects.{}]", town.id, res.id, batch.id);
             let _ = writeln!(
                 out,
                 "name = {{ en = {}, zh = {} }}",
-                toml_string(&format!("capsim plan: {} × {unit_en}, decided {}", batch.units, batch.decision_year)),
-                toml_string(&format!("capsim规划：{} × {unit_zh}（{}年决策）", batch.units, batch.decision_year))
+                toml_string(&format!("capsim plan: {size_en}, decided {}", batch.decision_year)),
+                toml_string(&format!("capsim规划：{size_zh}（{}年决策）", batch.decision_year))
             );
             let _ = writeln!(out, "amount = {}", toml_number(batch.amount));
             let _ = writeln!(out, "year = {}", batch.planned_open_year);

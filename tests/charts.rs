@@ -17,7 +17,7 @@ use capsim::runner;
 use capsim::scenario::{self, Scenario};
 use capsim::stats::Aggregate;
 
-use crate::util::{Workdir, repo, scenario};
+use crate::util::{Workdir, images_in_chromium, repo, scenario};
 
 const DRAWS: &str = "120";
 
@@ -408,69 +408,16 @@ fn chart_files_are_deterministic_in_process() {
 
 // --- report.html in a real browser ----------------------------------------------------------
 
-fn chromium() -> Option<PathBuf> {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(out) = std::process::Command::new("which").arg(name).output()
-            && out.status.success()
-        {
-            let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if !p.is_empty() {
-                return Some(PathBuf::from(p));
-            }
-        }
-    }
-    None
-}
-
 #[test]
 fn report_html_shows_every_image_in_chromium() {
-    let Some(browser) = chromium() else {
-        if std::env::var("CAPSIM_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
-            panic!("CAPSIM_REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install chromium)");
-        }
-        eprintln!(
-            "\n######## SKIPPED report_html_shows_every_image_in_chromium: no chromium on PATH ########\n\
-             ######## install Debian's `chromium` (or set CAPSIM_REQUIRE_CHROMIUM=1 to make this fail) ########\n"
-        );
-        return;
-    };
     let w = Workdir::new();
     run(&w, &scenario("example.toml"), "o", &["--lang", "zh"]);
+    let Some((sizes, dom)) = images_in_chromium(&w, "o/report.html", "report_html_shows_every_image_in_chromium")
+    else {
+        return;
+    };
     let s = scenario::load(&scenario("example.toml"), &[]).unwrap();
     let pngs = expected_pngs(&s);
-    // A copy of the page whose script, after the load event, writes each image's natural size
-    // into the DOM, which --dump-dom then prints.
-    let page = w.read("o/report.html");
-    let probe = "<script>window.addEventListener('load',function(){var o=[];for(var i=0;i<document.images.length;i++)\
-                 {var m=document.images[i];o.push(m.naturalWidth+'x'+m.naturalHeight+(m.complete?'':'?'));}\
-                 var p=document.createElement('pre');p.id='capsim-check';p.textContent='['+o.join(' ')+']';\
-                 document.body.appendChild(p);});</script></body>";
-    assert!(page.contains("</body>"));
-    w.write("o/check.html", &page.replace("</body>", probe));
-    let profile = w.path().join("chromium-profile");
-    let out = std::process::Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=20000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", w.path().join("o/check.html").display()))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let start = dom.find("<pre id=\"capsim-check\">[").unwrap_or_else(|| {
-        panic!("the page's load script did not run; chromium stderr:\n{}", String::from_utf8_lossy(&out.stderr))
-    });
-    let rest = &dom[start + "<pre id=\"capsim-check\">[".len()..];
-    let sizes: Vec<&str> = rest[..rest.find(']').unwrap()].split_whitespace().collect();
     assert_eq!(sizes.len(), pngs.len(), "images in the page: {sizes:?}");
     for (name, got) in pngs.iter().zip(&sizes) {
         let d = decode(&std::fs::read(w.path().join("o").join(name)).unwrap());

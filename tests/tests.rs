@@ -5,6 +5,7 @@ mod util;
 mod charts;
 mod engine;
 mod plan;
+mod plan_report;
 mod properties;
 mod roundtrip;
 mod run;

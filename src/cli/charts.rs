@@ -47,12 +47,13 @@ impl ChartArgs {
         s: &crate::scenario::Scenario,
         model: &crate::engine::Model,
         p: &crate::plan::Plan,
-        _out: &Out,
+        out: &Out,
     ) -> Result<Vec<OutFile>> {
         if self.no_charts {
             return Ok(Vec::new());
         }
         let opts = self.options()?;
+        warn_missing(&crate::report::plan_report::missing_glyphs(s, &opts), &opts, out);
         crate::report::plan_report::files(s, model, p, &opts)
     }
 
@@ -73,15 +74,19 @@ impl ChartArgs {
             return Ok(Vec::new());
         }
         let opts = self.options()?;
-        let missing = charts::missing_glyphs(t, &opts);
-        if !missing.is_empty() {
-            let chars: String = missing.iter().collect();
-            out.note(&format!(
-                "warning: the chart font ({}) has no glyph for {chars:?}; those characters are drawn as boxes. Pass \
-                 --font PATH with a font that has them (e.g. a full Noto Sans CJK SC .otf).",
-                opts.font.origin
-            ));
-        }
+        warn_missing(&charts::missing_glyphs(t, &opts), &opts, out);
         crate::report::chart_and_report_files(t, &ChartInfo::of_run(t), &opts)
+    }
+}
+
+/// Warns about characters of the scenario's names that the chart font lacks.
+fn warn_missing(missing: &std::collections::BTreeSet<char>, opts: &ChartOptions, out: &Out) {
+    if !missing.is_empty() {
+        let chars: String = missing.iter().collect();
+        out.note(&format!(
+            "warning: the chart font ({}) has no glyph for {chars:?}; those characters are drawn as boxes. Pass \
+             --font PATH with a font that has them (e.g. a full Noto Sans CJK SC .otf).",
+            opts.font.origin
+        ));
     }
 }

@@ -156,7 +156,7 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -179,7 +179,7 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 /// Reads width and height from a PNG's header (for the `<img>` size attributes).
-fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if bytes.len() < 24 || &bytes[1..4] != b"PNG" {
         return None;
     }
@@ -187,7 +187,7 @@ fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((be(16), be(20)))
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','Microsoft YaHei',sans-serif;\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI','Noto Sans CJK SC','Microsoft YaHei',sans-serif;\
 max-width:1240px;margin:2em auto;padding:0 1.2em;color:#222;line-height:1.5}\
 h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}\
 .meta{color:#555}figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #e5e5e5}\
@@ -406,7 +406,7 @@ pub fn report(t: &Tables, info: &ChartInfo, opts: &ChartOptions, charts: &[OutFi
                 "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&area_name(t, a, lang)),
                 esc(res.name.get(code)),
-                prob(f.prob_by_end),
+                esc(&prob(f.prob_by_end)),
                 yr(f.first_p10),
                 yr(f.first_p50),
                 yr(f.first_p90),

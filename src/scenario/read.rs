@@ -218,6 +218,16 @@ impl<'a> Reader<'a> {
     }
 
     fn int(&mut self, node: &Node, path: &str, lo: i64, hi: i64, what: &str) -> Option<i64> {
+        // A whole number may carry its provenance: `{ value = 2025, source = "…" }`.
+        if let Value::Table(t) = &node.value
+            && t.get("value").is_some()
+        {
+            self.keys(t, path, &["value"]);
+            let prov = self.table_prov(t, path);
+            let v = self.int(t.get("value")?, &join(path, "value"), lo, hi, what)?;
+            self.record(path, v.to_string(), &prov);
+            return Some(v);
+        }
         match node.value {
             Value::Int(i) if (lo..=hi).contains(&i) => Some(i),
             Value::Int(i) => {
@@ -233,7 +243,13 @@ impl<'a> Reader<'a> {
 
     fn year(&mut self, node: &Node, path: &str) -> Option<i32> {
         let (lo, hi) = (self.base_year as i64, self.end_year as i64);
-        self.int(node, path, lo, hi, "a year within the horizon").map(|y| y as i32)
+        let y = self.int(node, path, lo, hi, "a year within the horizon")? as i32;
+        // A plain year is an input too (a table form was recorded by `int`).
+        if !matches!(node.value, Value::Table(_)) {
+            let prov = self.prov();
+            self.record(path, y.to_string(), &prov);
+        }
+        Some(y)
     }
 
     fn numbers(&mut self, node: &Node, path: &str, len: Option<usize>, nonneg: bool) -> Option<Vec<f64>> {
@@ -1988,7 +2004,15 @@ fn read_build(r: &mut Reader, node: &Node, path: &str) -> Option<Build> {
         let unit = r.req_param(t, node.loc, path, "unit", POSITIVE);
         let lead_time = match t.get("lead_time") {
             Some(n) => {
-                r.int(n, &join(path, "lead_time"), 0, 50, "years from decision to planned opening").map(|v| v as i32)
+                let lp = join(path, "lead_time");
+                let v = r.int(n, &lp, 0, 50, "years from decision to planned opening").map(|v| v as i32);
+                // A whole number carries no `source` of its own: the build table's applies (it
+                // is listed by `validate --sources` like every other input).
+                if let Some(v) = v {
+                    let prov = r.prov();
+                    r.record(&lp, format!("{v} years"), &prov);
+                }
+                v
             }
             None => Some(2),
         };

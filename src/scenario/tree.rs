@@ -317,9 +317,18 @@ fn convert_value(v: &toml::Spanned<toml::de::DeValue<'_>>, file: u32) -> Node {
 /// overlay rather than merged key by key. (`factors` is absent on purpose: see the module docs.)
 pub const WHOLE_VALUE_KEYS: &[&str] = &["value", "normal", "uniform", "triangular", "lognormal", "from"];
 
+/// Keys a table written as one variable may hold besides its value keys.
+const VARIABLE_EXTRA_KEYS: &[&str] = &["key", "clip", "source", "confidence"];
+
+/// Whether a node is one variable: not a table, or a table holding a value key and otherwise
+/// only a variable's own keys. (A resource of kind `fixed_min` has a `value` key too, among
+/// many others: it is a table of fields, merged key by key.)
 fn is_whole_value(node: &Node) -> bool {
     match &node.value {
-        Value::Table(t) => t.keys().any(|k| WHOLE_VALUE_KEYS.contains(&k)),
+        Value::Table(t) => {
+            t.keys().any(|k| WHOLE_VALUE_KEYS.contains(&k))
+                && t.keys().all(|k| WHOLE_VALUE_KEYS.contains(&k) || VARIABLE_EXTRA_KEYS.contains(&k))
+        }
         _ => true,
     }
 }
@@ -528,6 +537,18 @@ mod tests {
         assert_eq!((e.path.as_str(), e.line, e.column), ("extends", Some(2), Some(11)));
         assert!(e.message.contains("missing.toml"), "{}", e.message);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_table_of_fields_with_a_value_key_merges_key_by_key() {
+        let mut base = parse("[r]\nkind = \"fixed_min\"\nvalue = 1\nname = \"x\"");
+        merge(&mut base, parse("[r]\nsource = \"s\""));
+        let r = base.get("r").unwrap().as_table().unwrap();
+        assert!(r.get("name").is_some() && r.get("value").is_some() && r.get("source").is_some());
+        // A variable written as a table is still replaced whole.
+        let mut base = parse("x = { value = 1, source = \"a\" }");
+        merge(&mut base, parse("x = { normal = { mean = 1, sd = 1 } }"));
+        assert!(base.get("x").unwrap().as_table().unwrap().get("value").is_none());
     }
 
     #[test]

@@ -82,21 +82,28 @@ impl Rect {
 pub fn wrap(c: &Canvas, text: &str, em: f64, width: f64) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
-    // Tokens: runs of non-space Latin characters, single CJK characters, and spaces.
+    // Tokens: runs of non-space Latin characters, single CJK characters, and spaces. Chinese
+    // closing punctuation stays with the character before it and opening punctuation with the
+    // one after it, so no line starts with "。" or ends with "（".
+    const CLOSING: &str = "，。、；：！？）》」』”’";
+    const OPENING: &str = "（《「『“‘";
     let mut tokens: Vec<String> = Vec::new();
+    let mut glue_next = false;
     for ch in text.chars() {
         let cjk = (ch as u32) >= 0x2E80;
         let last_is_word = tokens.last().is_some_and(|t| {
             let l = t.chars().last().unwrap_or(' ');
             l != ' ' && (l as u32) < 0x2E80
         });
-        if !cjk && ch != ' ' && last_is_word {
+        let last_is_text = tokens.last().is_some_and(|t| t != " ");
+        if (!cjk && ch != ' ' && last_is_word) || (CLOSING.contains(ch) && last_is_text) || (glue_next && ch != ' ') {
             if let Some(t) = tokens.last_mut() {
                 t.push(ch);
             }
         } else {
             tokens.push(ch.to_string());
         }
+        glue_next = OPENING.contains(ch);
     }
     for tok in tokens {
         let candidate = format!("{line}{tok}");
@@ -189,6 +196,10 @@ pub enum Key {
     Whisker(Rgb),
     /// A step line.
     Step(Rgb, f64),
+    /// A rectangle hatched with diagonal lines (`ink` on `fill`).
+    Hatched(Rgb, Rgb),
+    /// A span: a tick at its start, a bar, a diamond at its end (decision → opening).
+    Span(Rgb),
 }
 
 const KEY_W: f64 = 34.0;
@@ -219,6 +230,37 @@ pub fn draw_key(c: &mut Canvas, key: Key, x: f64, ym: f64) {
             col,
             w,
         ),
+        Key::Hatched(ink, fill) => {
+            let r = Rect { x0: x, y0: ym - 7.0, x1: x + KEY_W, y1: ym + 7.0 };
+            c.fill_rect(r.x0, r.y0, r.x1, r.y1, fill, 1.0);
+            hatch(c, r, ink, 6.0, 1.2);
+        }
+        Key::Span(col) => {
+            c.fill_rect(x + 1.0, ym - 5.0, x + 3.0, ym + 5.0, palette::TEXT, 1.0);
+            c.fill_rect(x + 2.0, ym - 1.5, x + KEY_W - 6.0, ym + 1.5, col, 1.0);
+            c.diamond(x + KEY_W - 6.0, ym, 6.0, col, palette::BLACK);
+        }
+    }
+}
+
+/// Fills `r` with diagonal lines (lower left to upper right) `spacing` apart, clipped to `r`.
+pub fn hatch(c: &mut Canvas, r: Rect, color: Rgb, spacing: f64, width: f64) {
+    // Lines x − (y1 − y) = k: from the bottom edge (or the left edge) up to the top edge (or the
+    // right edge). k starts left of the rectangle so the lower-left corner is covered too.
+    let (w, h) = (r.w(), r.h());
+    if w <= 0.0 || h <= 0.0 {
+        return;
+    }
+    let n = ((w + h) / spacing).ceil() as i64;
+    for i in 1..n {
+        let k = i as f64 * spacing - h;
+        // Bottom end: (x0 + k, y1) if k ≥ 0, else on the left edge at (x0, y1 + k).
+        let (ax, ay) = if k >= 0.0 { (r.x0 + k, r.y1) } else { (r.x0, r.y1 + k) };
+        // Top end: (x0 + k + h, y0) if that is inside, else on the right edge.
+        let (bx, by) = if k + h <= w { (r.x0 + k + h, r.y0) } else { (r.x1, r.y1 - (w - k)) };
+        if ax < bx {
+            c.line(&[(ax, ay), (bx, by)], color, width);
+        }
     }
 }
 
@@ -424,6 +466,15 @@ mod tests {
         assert!(lines.len() > 2 && lines.iter().all(|l| c.text_width(l, 14.0) <= 120.0), "{lines:?}");
         let zh = wrap(&c, "情景：示例五个示意新城，抽样二千次", 14.0, 60.0);
         assert!(zh.len() > 2 && zh.iter().all(|l| c.text_width(l, 14.0) <= 60.0), "{zh:?}");
+        // No line starts with closing punctuation or ends with opening punctuation.
+        for width in [40.0, 50.0, 60.0, 70.0, 80.0, 90.0] {
+            let lines =
+                wrap(&c, "年份（决策年份加建设周期），标注为项目规模。投用可能延期：规模“已考虑”延期。", 14.0, width);
+            for l in &lines {
+                assert!(!l.starts_with(['，', '。', '）', '：', '”']), "{width}: {lines:?}");
+                assert!(!l.ends_with(['（', '“']), "{width}: {lines:?}");
+            }
+        }
         let s = fit(&c, "Community elderly-care floor area", 14.0, 100.0);
         assert!(s.ends_with('…') && c.text_width(&s, 14.0) <= 100.0);
     }

@@ -31,6 +31,72 @@ pub fn cell_color(p: f64) -> Rgb {
     if p <= 0.0 { Rgb(255, 255, 255) } else { viridis(1.0 - p) }
 }
 
+/// Height the colour legend ([`legend`]) takes.
+pub const LEGEND_HEIGHT: f64 = 24.0 + 14.0 * (super::canvas::ASCENT + super::canvas::DESCENT) + 20.0;
+
+/// Where [`legend`] drew its colour bar: P = 0+ at `x0`, P = 1 at `x0 + width`, from `y0` to `y1`.
+#[derive(Clone, Copy, Debug)]
+pub struct LegendBar {
+    /// x of P just above 0.
+    pub x0: f64,
+    /// Width of the bar (P from 0 to 1).
+    pub width: f64,
+    /// Top of the bar.
+    pub y0: f64,
+    /// Bottom of the bar.
+    pub y1: f64,
+    /// Right end of the labels under the bar.
+    pub right: f64,
+}
+
+/// Draws the colour legend of P(shortfall) — the lead text, the white "0" swatch and the
+/// reversed-viridis bar with ticks at 0.2 steps — from the top `y`; it takes [`LEGEND_HEIGHT`].
+pub fn legend(c: &mut Canvas, lang: super::Lang, y: f64) -> LegendBar {
+    let lead = lang.t("P(shortfall):", "短缺概率：");
+    let lx = frame::MARGIN;
+    let bar_y = y + 4.0;
+    let lead_w = c.text_width(lead, size::LEGEND);
+    c.text(lx, bar_y + 8.0, lead, size::LEGEND, palette::TEXT, (HAlign::Left, VAlign::Middle));
+    let bx0 = lx + lead_w + 14.0;
+    let bar_w = 360.0;
+    let zero_w = 34.0;
+    c.fill_rect(bx0, bar_y, bx0 + zero_w, bar_y + 16.0, Rgb(255, 255, 255), 1.0);
+    c.stroke_rect(bx0, bar_y, bx0 + zero_w, bar_y + 16.0, palette::GREY, 1.0);
+    c.text(bx0 + zero_w / 2.0, bar_y + 22.0, "0", size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
+    let gx0 = bx0 + zero_w + 12.0;
+    let steps = 120;
+    for i in 0..steps {
+        let p = (i as f64 + 0.5) / steps as f64;
+        let x = gx0 + bar_w * i as f64 / steps as f64;
+        c.fill_rect(x, bar_y, x + bar_w / steps as f64 + 0.5, bar_y + 16.0, cell_color(p), 1.0);
+    }
+    let mut right = gx0 + bar_w;
+    for k in 0..=5 {
+        let p = k as f64 / 5.0;
+        let x = gx0 + bar_w * p;
+        let label = if k == 0 { ">0".to_string() } else { format!("{p:.1}") };
+        let (_, _, x1, _) = c.text(x, bar_y + 22.0, &label, size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
+        right = right.max(x1);
+    }
+    LegendBar { x0: gx0, width: bar_w, y0: bar_y, y1: bar_y + 16.0, right }
+}
+
+/// Draws one cell of probability `p` at `(x, y)`, `w` × `h`: its colour, hairline borders on
+/// the right and bottom (so white cells still read as a grid) and the probability where it fits.
+pub fn cell(c: &mut Canvas, x: f64, y: f64, w: f64, h: f64, p: f64) {
+    let fill = cell_color(p);
+    c.fill_rect(x, y, x + w, y + h, fill, 1.0);
+    c.fill_rect(x, y + h - 1.0, x + w, y + h, Rgb(225, 225, 225), 1.0);
+    c.fill_rect(x + w - 1.0, y, x + w, y + h, Rgb(225, 225, 225), 1.0);
+    if p > 0.0 {
+        let label = prob(p);
+        if c.text_width(&label, size::SMALL) + 8.0 <= w {
+            let ink = if fill.luminance() < 0.3 { Rgb(255, 255, 255) } else { palette::BLACK };
+            c.text(x + w / 2.0, y + h / 2.0, &label, size::SMALL, ink, (HAlign::Center, VAlign::Middle));
+        }
+    }
+}
+
 /// Smallest row height (the "≈ 18 px a row").
 pub const ROW_MIN: f64 = 18.0;
 const ROW_MAX: f64 = 26.0;
@@ -54,7 +120,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
     let mut probe = Canvas::new(w, 1, &opts.font);
     let header_bottom = frame::header(&mut probe, &title, subtitle);
     let foot = frame::footnote_lines(&probe, note);
-    let legend_h = 24.0 + line_height(size::SMALL) + 20.0;
+    let legend_h = LEGEND_HEIGHT;
     let col_head = line_height(size::SMALL) + 10.0;
     let fixed = header_bottom + legend_h + 2.0 * col_head + frame::footnote_height(&foot) + 16.0;
     let towns = hm.rows.last().map_or(0, |r| r.area + 1);
@@ -65,31 +131,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
     let mut c = Canvas::new(w, h, &opts.font);
     let y = frame::header(&mut c, &title, subtitle);
 
-    // Legend: a colour bar from 0 to 1 and the white "0" swatch.
-    let lead = lang.t("P(shortfall):", "短缺概率：");
-    let lx = frame::MARGIN;
-    let bar_y = y + 4.0;
-    let lead_w = c.text_width(lead, size::LEGEND);
-    c.text(lx, bar_y + 8.0, lead, size::LEGEND, palette::TEXT, (HAlign::Left, VAlign::Middle));
-    let bx0 = lx + lead_w + 14.0;
-    let bar_w = 360.0;
-    let zero_w = 34.0;
-    c.fill_rect(bx0, bar_y, bx0 + zero_w, bar_y + 16.0, Rgb(255, 255, 255), 1.0);
-    c.stroke_rect(bx0, bar_y, bx0 + zero_w, bar_y + 16.0, palette::GREY, 1.0);
-    c.text(bx0 + zero_w / 2.0, bar_y + 22.0, "0", size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
-    let gx0 = bx0 + zero_w + 12.0;
-    let steps = 120;
-    for i in 0..steps {
-        let p = (i as f64 + 0.5) / steps as f64;
-        let x = gx0 + bar_w * i as f64 / steps as f64;
-        c.fill_rect(x, bar_y, x + bar_w / steps as f64 + 0.5, bar_y + 16.0, cell_color(p), 1.0);
-    }
-    for k in 0..=5 {
-        let p = k as f64 / 5.0;
-        let x = gx0 + bar_w * p;
-        let label = if k == 0 { ">0".to_string() } else { format!("{p:.1}") };
-        c.text(x, bar_y + 22.0, &label, size::SMALL, palette::MUTED, (HAlign::Center, VAlign::Top));
-    }
+    legend(&mut c, lang, y);
     let table_top = y + legend_h;
 
     // Columns: town, resource, then one per year.
@@ -142,26 +184,7 @@ pub fn draw(hm: &Heatmap, t: &Tables, opts: &ChartOptions, note: &str) -> Result
             (HAlign::Left, VAlign::Middle),
         );
         for (j, &p) in row.facts.probs.iter().enumerate() {
-            let x = x_cells + j as f64 * cell_w;
-            let fill = cell_color(p);
-            c.fill_rect(x, y, x + cell_w, y + row_h, fill, 1.0);
-            // Hairline cell borders, so white cells still read as a grid.
-            c.fill_rect(x, y + row_h - 1.0, x + cell_w, y + row_h, Rgb(225, 225, 225), 1.0);
-            c.fill_rect(x + cell_w - 1.0, y, x + cell_w, y + row_h, Rgb(225, 225, 225), 1.0);
-            if p > 0.0 {
-                let label = prob(p);
-                if c.text_width(&label, size::SMALL) + 8.0 <= cell_w {
-                    let ink = if fill.luminance() < 0.3 { Rgb(255, 255, 255) } else { palette::BLACK };
-                    c.text(
-                        x + cell_w / 2.0,
-                        y + row_h / 2.0,
-                        &label,
-                        size::SMALL,
-                        ink,
-                        (HAlign::Center, VAlign::Middle),
-                    );
-                }
-            }
+            cell(&mut c, x_cells + j as f64 * cell_w, y, cell_w, row_h, p);
         }
         y += row_h;
     }

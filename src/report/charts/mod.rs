@@ -13,7 +13,7 @@ pub mod data;
 mod demand;
 mod fan;
 pub mod frame;
-mod heatmap;
+pub mod heatmap;
 mod pyramid;
 mod years;
 
