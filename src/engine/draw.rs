@@ -82,11 +82,13 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             // Births with exposure ½(start + end) of women 15–49 (after the floor).
             let tfr = ws.tfr[i];
             let g = &ws.g[i];
-            let mut births = 0.0;
+            // Four accumulators: independent chains (fixed order, so deterministic).
+            let mut acc = [0.0; 4];
             for (j, gj) in g.iter().enumerate() {
                 let x = FERTILE_MIN + j;
-                births += tfr * gj * 0.5 * (pop[FEMALE][x] + next[FEMALE][x]);
+                acc[j % 4] += gj * (pop[FEMALE][x] + next[FEMALE][x]);
             }
+            let births = tfr * 0.5 * ((acc[0] + acc[1]) + (acc[2] + acc[3]));
             let srb = v(t.srb);
             let b_f = births * 100.0 / (100.0 + srb);
             let b_m = births * srb / (100.0 + srb);
@@ -331,7 +333,32 @@ fn sum_products_complement(p: &[f64; AGES], s: &[f64; AGES]) -> f64 {
 /// Whole units: `⌈v·(1 − 10⁻⁹)⌉` (MODEL §4; the tolerance keeps summation-order noise from
 /// adding a unit).
 pub fn ceil_units(v: f64) -> f64 {
-    libm::ceil(v * (1.0 - 1e-9))
+    ceil(v * (1.0 - 1e-9))
+}
+
+/// `⌈x⌉` for finite x, inline (the same value as `libm::ceil`, but for the sign of a zero): below
+/// 2⁵² in magnitude the truncation through `i64` is exact, and above it every double is whole.
+#[inline]
+fn ceil(x: f64) -> f64 {
+    if x.abs() < 4_503_599_627_370_496.0 {
+        let t = x as i64 as f64;
+        if t < x { t + 1.0 } else { t }
+    } else {
+        x
+    }
+}
+
+#[cfg(test)]
+mod fast_ceil_tests {
+    use super::*;
+
+    #[test]
+    fn matches_libm_ceil() {
+        for x in [0.0, 0.5, 1.0, 1.000_000_1, 2.999_999_999, 3.0, 1e15 + 0.5, 4.6e15, 1e300, -0.5, -1.5, -3.0, 7.0e-300]
+        {
+            assert_eq!(ceil(x), libm::ceil(x) + 0.0, "{x}");
+        }
+    }
 }
 
 /// The opening row of a project in this draw: planned row + delay rounded half up, floored at
@@ -376,7 +403,20 @@ fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
 
 /// Stops the run if anything went NaN or infinite, naming the inputs that feed it.
 fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), NonFinite> {
-    let all_finite = |x: &[f64]| x.iter().fold(0.0, |acc, v| acc + v * 0.0) == 0.0;
+    // Independent comparisons OR-ed together vectorise; a running sum would be one long chain.
+    let all_finite = |x: &[f64]| {
+        let mut bad = [false; 4];
+        let chunks = x.chunks_exact(4);
+        for v in chunks.remainder() {
+            bad[0] |= !(v.abs() < f64::INFINITY);
+        }
+        for c in chunks {
+            for j in 0..4 {
+                bad[j] |= !(c[j].abs() < f64::INFINITY);
+            }
+        }
+        !(bad[0] | bad[1] | bad[2] | bad[3])
+    };
     if all_finite(&out.population)
         && all_finite(&out.demand)
         && all_finite(&out.capacity)
