@@ -10,4 +10,5 @@ mod run;
 mod sensitivity;
 mod shanghai;
 mod shards;
+mod trust;
 mod validate;
