@@ -42,6 +42,14 @@ pub fn is_capsim_dir(dir: &Path) -> bool {
 /// directories left by killed runs and restores results a killed swap left aside.
 pub fn prepare(target: &Path, force: bool) -> Result<()> {
     let (parent, name) = parts(target)?;
+    // A file where a directory on the way should be: refused now, not after the computation.
+    if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
+        return Err(Error::Input(format!(
+            "{} cannot hold the output directory {}: it is a file; choose another --out",
+            file.display(),
+            target.display()
+        )));
+    }
     if parent.exists() {
         clean_stale(&parent, &name, target)?;
     }

@@ -177,6 +177,7 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
     w.write("foreign/notes.txt", "someone else's work");
     w.write("afile", "not a directory");
     w.write("notes.txt", "not a partial result");
+    std::fs::write(p("binary.toml"), [0xff, 0xfe, 0x00, 0x80, b'\n']).unwrap();
     std::fs::create_dir_all(p("dir.toml")).unwrap();
 
     let m = |parts: &[&str]| -> Vec<String> {
@@ -224,6 +225,10 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
         ("run: bad --chart-size", run(&["--chart-size", "big"]), "WIDTHxHEIGHT"),
         ("run: missing --font", run(&["--font", "nofont.ttf"]), "nofont.ttf"),
         ("run: --out is a file", run(&["--out", "afile"]), "not a directory"),
+        ("run: --out under a file", run(&["--out", "afile/results"]), "afile cannot hold the output directory"),
+        ("run: --out .", run(&["--out", "."]), "not a usable output directory name"),
+        ("run: too many draws", run(&["--draws", "2000000000"]), "at most 1000000000 draws"),
+        ("run: binary scenario", vec!["run".into(), "binary.toml".into()], "UTF-8"),
         ("run: foreign --out", run(&["--out", "foreign"]), "not written by capsim"),
         ("run: bad --threads", run(&["--threads", "many"]), "many"),
         // merge
@@ -252,6 +257,25 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
         ("sweep: value out of range", sweep("settings.risk", "0.1,1.5"), "settings.risk = 1.5"),
         ("sweep: the seed", sweep("settings.seed", "1,2"), "cannot be swept"),
         (
+            "sweep: grid too large",
+            with_ex(
+                "sweep",
+                &[
+                    "--param",
+                    "settings.risk",
+                    "--values",
+                    "0.01..0.99:200",
+                    "--param",
+                    "demography.fertility.phi",
+                    "--values",
+                    "0..1:100",
+                    "--out",
+                    "sw",
+                ],
+            ),
+            "at most 10000",
+        ),
+        (
             "sweep: --values missing",
             with_ex(
                 "sweep",
@@ -279,6 +303,7 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
         ("sensitivity: levels with Sobol'", sens(&["--levels", "4"]), "morris only"),
         ("sensitivity: one trajectory", sens(&["--method", "morris", "--samples", "1"]), "at least 2 trajectories"),
         ("sensitivity: unknown method", sens(&["--method", "fast"]), "fast"),
+        ("sensitivity: sample too large for memory", sens(&["--samples", "1073741824"]), "GB of memory"),
         (
             "sensitivity: --out is a file",
             with_ex("sensitivity", &["--samples", "8", "--out", "afile"]),
@@ -366,7 +391,13 @@ fn a_number_driven_to_infinity_stops_the_run_naming_its_input() {
     // An absurd input (a typo for 45): refused by validation, at its line. It used to pass and
     // overflow the exact sums of the aggregation (a panic, or a wrapped mean in release builds).
     w.write("absurd.toml", &edit("2030 = 45 }", "2030 = 4.5e290 }"));
-    let cases: [(&[&str], &[&str]); 4] = [
+    // A log-normal whose rare draws reach 1e18 beds per 1,000 residents.
+    w.write(
+        "tails.toml",
+        &edit("per_1000 = { uniform = [6.0, 7.5] }", "per_1000 = { lognormal = { mu = 2, sigma = 5 } }"),
+    );
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["validate", "tails.toml"], &["resources.hospital_beds.per_1000", "can draw values as large as", "clip"]),
         (&["run", "infinite.toml", "--draws", "20"], &["NaN or infinite", "resources.school_staff_primary.per = "]),
         (
             &["run", "infinite.toml", "--draws", "20", "--shard", "0/2"],
