@@ -391,12 +391,20 @@ fn a_number_driven_to_infinity_stops_the_run_naming_its_input() {
     // An absurd input (a typo for 45): refused by validation, at its line. It used to pass and
     // overflow the exact sums of the aggregation (a panic, or a wrapped mean in release builds).
     w.write("absurd.toml", &edit("2030 = 45 }", "2030 = 4.5e290 }"));
+    // Valid, but so small that staff demand is finite yet far beyond any real number (6e295): it
+    // used to overflow the aggregation's exact sums (a panic; a wrong mean in release builds).
+    w.write("vast.toml", &edit("per = 19   # pupils per staff member", "per = 1e-290"));
     // A log-normal whose rare draws reach 1e18 beds per 1,000 residents.
     w.write(
         "tails.toml",
         &edit("per_1000 = { uniform = [6.0, 7.5] }", "per_1000 = { lognormal = { mu = 2, sigma = 5 } }"),
     );
-    let cases: [(&[&str], &[&str]); 5] = [
+    let vast =
+        ["the demand for school_staff_primary in north in 2020", "beyond the 1e15", "resources.school_staff_primary"];
+    let cases: [(&[&str], &[&str]); 8] = [
+        (&["run", "vast.toml", "--draws", "20"], &vast),
+        (&["run", "vast.toml", "--draws", "20", "--shard", "1/2"], &vast),
+        (&["sweep", "vast.toml", "--param", "settings.risk", "--values", "0.1,0.2", "--draws", "20"], &vast),
         (&["validate", "tails.toml"], &["resources.hospital_beds.per_1000", "can draw values as large as", "clip"]),
         (&["run", "infinite.toml", "--draws", "20"], &["NaN or infinite", "resources.school_staff_primary.per = "]),
         (
@@ -411,7 +419,7 @@ fn a_number_driven_to_infinity_stops_the_run_naming_its_input() {
     ];
     for (args, needles) in cases {
         let before = listing(w.path());
-        let out = w.capsim().args(args).args(["--out", "r"].iter().filter(|_| args[0] == "run")).output().unwrap();
+        let out = w.capsim().args(args).args(["--out", "r"].iter().filter(|_| args[0] != "validate")).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         for n in needles {
