@@ -174,6 +174,15 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
     v2[capsim::partial::MAGIC.len()] = 2;
     std::fs::create_dir_all(p("format2")).unwrap();
     std::fs::write(p("format2/partial.capsim"), v2).unwrap();
+    // Parts whose scenario changed, or disappeared, after the shards ran.
+    let tiny = std::fs::read_to_string(repo().join("fuzz/seeds/tiny.toml")).unwrap();
+    for name in ["changed", "gone"] {
+        w.write(&format!("{name}.toml"), &tiny);
+        let part = format!("{name}_part");
+        w.capsim().args(["-q", "run", &format!("{name}.toml"), "--shard", "0/1", "--out", &part]).assert().success();
+    }
+    w.write("changed.toml", &tiny.replace("rho = 0.1", "rho = 0.2"));
+    std::fs::remove_file(p("gone.toml")).unwrap();
     w.write("foreign/notes.txt", "someone else's work");
     w.write("afile", "not a directory");
     w.write("notes.txt", "not a partial result");
@@ -241,6 +250,8 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
         ("merge: another capsim's parts", m(&["old0", "old1", "old2"]), "written by capsim 0.0.1"),
         ("merge: overlapping shards", m(&["p0", "p1", "p1", "p2"]), "overlaps"),
         ("merge: missing shard", m(&["p0", "p2"]), "missing"),
+        ("merge: scenario changed since", m(&["changed_part"]), "changed.toml has changed since the shards ran"),
+        ("merge: scenario gone", m(&["gone_part"]), "gone.toml cannot be read now"),
         ("merge: truncated part", m(&["p0", "truncated", "p2"]), "truncated or corrupted"),
         ("merge: other format version", m(&["p0", "format2", "p2"]), "format version 2"),
         ("merge: --out is a file", m(&["p0", "p1", "p2", "--out", "afile"]), "not a directory"),
@@ -350,12 +361,20 @@ fn oversized_inputs_are_refused_before_they_are_read() {
     let ex = scenario("example.toml");
     refused_quickly(&w, &["validate", ex.to_str().unwrap(), "--with", "huge.toml"], "10737418240 bytes");
 
+    // As a font: refused before reading (it used to be read whole into memory), and a device
+    // that reports no size but never ends.
+    let ex = ex.to_str().unwrap();
+    refused_quickly(&w, &["run", ex, "--draws", "5", "--font", "huge.toml", "--out", "r"], "10737418240 bytes");
+    refused_quickly(&w, &["run", ex, "--draws", "5", "--font", "/dev/zero", "--out", "r"], "larger than");
+    let sweep = ["sweep", ex, "--param", "settings.risk", "--values", "0.1,0.2", "--draws", "5", "--out", "r"];
+    refused_quickly(&w, &[&sweep[..], &["--font", "huge.toml"]].concat(), "10737418240 bytes");
+
     std::fs::create_dir(w.path().join("hugepart")).unwrap();
     sparse(&w.path().join("hugepart/partial.capsim"), TEN_GB);
     refused_quickly(&w, &["merge", "hugepart", "--out", "m"], "larger than any partial result");
 
     // An age table of a million rows (6 MB): refused by size before parsing.
-    let text = std::fs::read_to_string(&ex).unwrap();
+    let text = std::fs::read_to_string(scenario("example.toml")).unwrap();
     assert!(text.contains("data/example-west-ages.csv"));
     w.write("million.toml", &text.replace("data/example-west-ages.csv", "million.csv"));
     let mut csv = String::from("age,female,male\n");
