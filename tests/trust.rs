@@ -335,6 +335,47 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
     }
 }
 
+/// Regression (fuzz target `partial`): a part whose birth, death, migration or age-group sketches
+/// had another bucket resolution than the scenario's passed the shape check; merging it panicked
+/// (debug builds) or silently mixed resolutions, giving wrong quantiles.
+#[test]
+fn a_part_with_another_sketch_resolution_is_refused() {
+    let w = Workdir::new();
+    w.write("tiny.toml", &std::fs::read_to_string(repo().join("fuzz/seeds/tiny.toml")).unwrap());
+    for i in 0..2 {
+        w.capsim()
+            .args(["-q", "run", "tiny.toml", "--draws", "10", "--shard", &format!("{i}/2"), "--out", &format!("p{i}")])
+            .assert()
+            .success();
+    }
+    for series in ["groups", "births", "deaths", "migration"] {
+        let dir = format!("{series}_bits");
+        rewrite_aggregate(&w.path().join("p1"), &w.path().join(&dir), |agg| {
+            let s = match series {
+                "groups" => &mut agg.groups,
+                "births" => &mut agg.births,
+                "deaths" => &mut agg.deaths,
+                _ => &mut agg.migration,
+            };
+            s[0].bits = if s[0].bits == 9 { 10 } else { 9 };
+        });
+        let out = w.capsim().args(["merge", "p0", &dir, "--out", "m", "--no-charts"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{series}: {stderr}");
+        assert!(stderr.contains("does not match the scenario"), "{series}: {stderr}");
+        assert!(!w.path().join("m").exists());
+    }
+}
+
+/// A shard's partial result with its aggregate edited, sealed again.
+fn rewrite_aggregate(from: &Path, to: &Path, edit: impl Fn(&mut capsim::stats::Aggregate)) {
+    let bytes = std::fs::read(from.join("partial.capsim")).unwrap();
+    let (meta, mut agg) = capsim::partial::decode("part", &bytes).unwrap();
+    edit(&mut agg);
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::write(to.join("partial.capsim"), capsim::partial::encode(&meta, &agg).unwrap()).unwrap();
+}
+
 /// Creates a sparse file of `len` bytes (no disk used).
 fn sparse(path: &Path, len: u64) {
     std::fs::File::create(path).unwrap().set_len(len).unwrap();

@@ -1,6 +1,6 @@
 //! `partial.capsim` from arbitrary bytes: `partial::decode` must refuse or accept any input
 //! without panicking, and whatever it accepts must go through the rest of `capsim merge`
-//! without panicking: `check_parts`, `Aggregate::fits` against the scenario the shards ran
+//! without panicking: `check_parts`, `partial::fits` against the scenario the shards ran
 //! (`fuzz/seeds/tiny.toml`, whose partial results are small enough to fuzz quickly), merging
 //! (two parts, as two shards), and every table.
 //!
@@ -47,7 +47,8 @@ fn exercise(bytes: &[u8]) {
     let _ = partial::check_parts(&mut twice);
 
     let e = shards();
-    if !agg.fits(&e.model) {
+    // The check `capsim merge` makes before merging.
+    if !partial::fits(&agg, &e.model) {
         return;
     }
     let mut total = Aggregate::new(&e.model);

@@ -65,7 +65,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let model = engine::compile(&s);
     let mut agg = crate::stats::Aggregate::new(&model);
     for (path, _, part) in &parts {
-        if !part.fits(&model) {
+        if !partial::fits(part, &model) {
             return Err(Error::Input(format!("{} does not match the scenario's shape", path.display())));
         }
         agg.merge(part);
