@@ -32,7 +32,8 @@ fn parts(target: &Path) -> Result<(PathBuf, String)> {
 /// Whether a directory is one capsim wrote.
 pub fn is_capsim_dir(dir: &Path) -> bool {
     let run = dir.join("run.json");
-    if let Ok(text) = fs::read_to_string(&run) {
+    // capsim's run.json is a few kB; a larger one is someone else's (and is not read whole).
+    if let Ok(text) = crate::scenario::tree::read_text_limited(&run, 16 << 20) {
         return text.contains("\"capsim_version\"");
     }
     dir.join("partial.capsim").is_file()

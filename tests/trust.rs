@@ -410,6 +410,11 @@ fn oversized_inputs_are_refused_before_they_are_read() {
     let sweep = ["sweep", ex, "--param", "settings.risk", "--values", "0.1,0.2", "--draws", "5", "--out", "r"];
     refused_quickly(&w, &[&sweep[..], &["--font", "huge.toml"]].concat(), "10737418240 bytes");
 
+    // An output directory holding a 10 GB run.json is not capsim's (and the file is not read).
+    std::fs::create_dir(w.path().join("bigrun")).unwrap();
+    sparse(&w.path().join("bigrun/run.json"), TEN_GB);
+    refused_quickly(&w, &["run", ex, "--draws", "5", "--out", "bigrun"], "not written by capsim");
+
     std::fs::create_dir(w.path().join("hugepart")).unwrap();
     sparse(&w.path().join("hugepart/partial.capsim"), TEN_GB);
     refused_quickly(&w, &["merge", "hugepart", "--out", "m"], "larger than any partial result");
