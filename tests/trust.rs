@@ -3,8 +3,9 @@
 //! no staging directory behind; a table of bad command lines across every command each exit 2
 //! with a message naming the problem and write nothing; oversized inputs are refused before
 //! they are read; a number driven to infinity stops the run naming its input; a run too big for
-//! the machine's memory is refused up front. In the library: random valid scenarios of every
-//! kind never panic from validation to the tables, and every table cell is finite.
+//! the machine's memory is refused up front; a crafted part that the fuzzer found is refused. In
+//! the library: random valid scenarios of every kind never panic from validation to the tables,
+//! and every table cell is finite.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
