@@ -32,7 +32,8 @@ fn parts(target: &Path) -> Result<(PathBuf, String)> {
 /// Whether a directory is one capsim wrote.
 pub fn is_capsim_dir(dir: &Path) -> bool {
     let run = dir.join("run.json");
-    if let Ok(text) = fs::read_to_string(&run) {
+    // capsim's run.json is a few kB; a larger one is someone else's (and is not read whole).
+    if let Ok(text) = crate::scenario::tree::read_text_limited(&run, 16 << 20) {
         return text.contains("\"capsim_version\"");
     }
     dir.join("partial.capsim").is_file()
@@ -42,6 +43,14 @@ pub fn is_capsim_dir(dir: &Path) -> bool {
 /// directories left by killed runs and restores results a killed swap left aside.
 pub fn prepare(target: &Path, force: bool) -> Result<()> {
     let (parent, name) = parts(target)?;
+    // A file where a directory on the way should be: refused now, not after the computation.
+    if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
+        return Err(Error::Input(format!(
+            "{} cannot hold the output directory {}: it is a file; choose another --out",
+            file.display(),
+            target.display()
+        )));
+    }
     if parent.exists() {
         clean_stale(&parent, &name, target)?;
     }
@@ -64,15 +73,36 @@ pub fn prepare(target: &Path, force: bool) -> Result<()> {
     }
 }
 
+/// Whether the process that named a staging directory is still running (Linux: `/proc/<pid>`).
+/// Another capsim writing to the same directory right now must not have its staging directory
+/// deleted under it: that could leave a result with files missing that looks complete. Where
+/// this cannot be told (no `/proc`), or the process is this one, the directory is stale.
+fn owner_alive(pid: &str) -> bool {
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    if pid == std::process::id() {
+        return false;
+    }
+    // `/proc/<pid>/stat` is `pid (comm) STATE …`; a killed process not yet reaped is a zombie (Z).
+    match fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) {
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
 fn clean_stale(parent: &Path, name: &str, target: &Path) -> Result<()> {
     let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
     let staging_prefix = format!(".{name}{STAGING}");
     let old_prefix = format!(".{name}{OLD}");
     for e in entries.flatten() {
         let fname = e.file_name().to_string_lossy().to_string();
-        if fname.starts_with(&staging_prefix) {
-            let _ = fs::remove_dir_all(e.path());
-        } else if fname.starts_with(&old_prefix) {
+        if let Some(pid) = fname.strip_prefix(&staging_prefix) {
+            if !owner_alive(pid) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        } else if let Some(pid) = fname.strip_prefix(&old_prefix) {
+            if owner_alive(pid) {
+                continue;
+            }
             // A swap was interrupted after moving the previous results aside: put them back.
             if !target.exists() {
                 let _ = fs::rename(e.path(), target);
@@ -142,15 +172,34 @@ mod tests {
     }
 
     #[test]
+    fn a_running_writers_staging_is_left_alone() {
+        // Regression: a second run into the same directory deleted the first run's staging
+        // directory while it was being written or swapped in.
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let live = tmp.path().join(format!(".out.capsim-staging-{}", child.id()));
+        fs::create_dir(&live).unwrap();
+        let dead = tmp.path().join(".out.capsim-staging-not-a-pid");
+        fs::create_dir(&dead).unwrap();
+        prepare(&tmp.path().join("out"), false).unwrap();
+        assert!(live.exists(), "a running process's staging directory was removed");
+        assert!(!dead.exists());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        prepare(&tmp.path().join("out"), false).unwrap();
+        assert!(!live.exists(), "stale once its process has ended");
+    }
+
+    #[test]
     fn stale_staging_is_removed_and_aside_results_restored() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("out");
-        fs::create_dir(tmp.path().join(".out.capsim-staging-999")).unwrap();
-        let aside = tmp.path().join(".out.capsim-old-999");
+        fs::create_dir(tmp.path().join(".out.capsim-staging-4294967295")).unwrap();
+        let aside = tmp.path().join(".out.capsim-old-4294967295");
         fs::create_dir(&aside).unwrap();
         fs::write(aside.join("run.json"), "{\"capsim_version\": \"1\"}").unwrap();
         prepare(&target, false).unwrap();
-        assert!(!tmp.path().join(".out.capsim-staging-999").exists());
+        assert!(!tmp.path().join(".out.capsim-staging-4294967295").exists());
         assert!(target.join("run.json").exists(), "previous results restored");
     }
 }

@@ -131,7 +131,81 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<(PartialMeta, Aggregate)> {
     if meta.shards == 0 || meta.shard >= meta.shards || meta.draw_end > meta.draws_total {
         return Err(bad("inconsistent shard numbers"));
     }
+    if meta.draws_total == 0 || meta.draws_total > crate::scenario::MAX_DRAWS || meta.shards > meta.draws_total {
+        return Err(bad("its draw count is not one capsim runs"));
+    }
+    check_counts(&agg).map_err(|why| bad(&why))?;
     Ok((meta, agg))
+}
+
+/// Checks, with overflow-checked arithmetic, what merging and the tables rely on: every
+/// histogram's counts add up to its sketch's count, every sum is one its count and range
+/// allow, and no draw count exceeds the draws. A crafted (correctly checksummed) file could
+/// otherwise overflow a sum during the merge, or make a table print numbers no draw produced.
+fn check_counts(agg: &Aggregate) -> std::result::Result<(), String> {
+    let draws = agg.draws;
+    let sketches = [
+        ("population", &agg.population),
+        ("groups", &agg.groups),
+        ("demand", &agg.demand),
+        ("capacity", &agg.capacity),
+        ("gap", &agg.gap),
+        ("births", &agg.births),
+        ("deaths", &agg.deaths),
+        ("migration", &agg.migration),
+    ];
+    for (what, series) in sketches {
+        for (i, s) in series.iter().enumerate() {
+            let fail = || format!("{what} series {i} is inconsistent");
+            if s.count != draws {
+                return Err(fail());
+            }
+            let mut total = s.zeros;
+            for (_, c) in s.pos.entries().chain(s.neg.entries()) {
+                total = total.checked_add(c).ok_or_else(fail)?;
+            }
+            if total != s.count {
+                return Err(fail());
+            }
+            if s.count > 0 {
+                if !(s.min.is_finite() && s.max.is_finite() && s.min <= s.max) {
+                    return Err(fail());
+                }
+                // |sum| ≤ count · max|value| in fixed point (2²⁰), plus rounding.
+                let bound = s.count as f64 * s.min.abs().max(s.max.abs()) * (1u64 << 20) as f64 + s.count as f64;
+                if (s.sum as f64).abs() > bound * (1.0 + 1e-9) {
+                    return Err(fail());
+                }
+            } else if s.sum != 0 {
+                return Err(fail());
+            }
+        }
+    }
+    if agg.shortfall.iter().chain(&agg.first).any(|&c| c > draws) {
+        return Err("a shortfall count exceeds the draws".into());
+    }
+    Ok(())
+}
+
+/// Whether a decoded part can be merged into an aggregate of `model`: its shape and counts fit
+/// (`Aggregate::fits`), and every sketch has the bucket resolution the model gives that series.
+/// Sketches of different resolutions cannot be merged: their keys mean different buckets.
+pub fn fits(part: &Aggregate, model: &crate::engine::Model) -> bool {
+    if !part.fits(model) {
+        return false;
+    }
+    let shape = Aggregate::new(model);
+    let same = |a: &[crate::stats::Sketch], b: &[crate::stats::Sketch]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.bits == y.bits)
+    };
+    same(&part.population, &shape.population)
+        && same(&part.groups, &shape.groups)
+        && same(&part.demand, &shape.demand)
+        && same(&part.capacity, &shape.capacity)
+        && same(&part.gap, &shape.gap)
+        && same(&part.births, &shape.births)
+        && same(&part.deaths, &shape.deaths)
+        && same(&part.migration, &shape.migration)
 }
 
 /// Reads a partial file, or `DIR/partial.capsim` when given a directory.
@@ -238,8 +312,7 @@ mod tests {
         assert!(parse_shard("-1/4").is_err());
     }
 
-    #[test]
-    fn corrupted_files_are_refused_not_panicked_on() {
+    fn empty_part() -> (PartialMeta, Aggregate) {
         let meta = PartialMeta {
             format: FORMAT_VERSION,
             capsim_version: "0".into(),
@@ -249,7 +322,7 @@ mod tests {
             with_absolute: vec![],
             scenario_sha256: "x".into(),
             seed: 1,
-            draws_total: 0,
+            draws_total: 1,
             shard: 0,
             shards: 1,
             draw_start: 0,
@@ -269,6 +342,12 @@ mod tests {
             deaths: vec![],
             migration: vec![],
         };
+        (meta, agg)
+    }
+
+    #[test]
+    fn corrupted_files_are_refused_not_panicked_on() {
+        let (meta, agg) = empty_part();
         let bytes = encode(&meta, &agg).unwrap();
         assert!(decode("p", &bytes).is_ok());
         for cut in [0, 5, MAGIC.len() + 3, bytes.len() / 2, bytes.len() - 1] {
@@ -277,5 +356,47 @@ mod tests {
         let mut flipped = bytes.clone();
         flipped[MAGIC.len() + 12] ^= 1;
         assert!(decode("p", &flipped).is_err());
+    }
+
+    fn one_draw(sketch: crate::stats::Sketch) -> (PartialMeta, Aggregate) {
+        let (mut meta, mut agg) = empty_part();
+        meta.draw_end = 1;
+        agg.draws = 1;
+        agg.population = vec![sketch];
+        (meta, agg)
+    }
+
+    #[test]
+    fn well_formed_but_impossible_parts_are_refused() {
+        use crate::stats::Sketch;
+        let mut good = Sketch::new(crate::stats::sketch::COARSE_BITS);
+        good.add(5.0);
+        let (meta, agg) = one_draw(good.clone());
+        assert!(decode("p", &encode(&meta, &agg).unwrap()).is_ok());
+
+        // Regression (found writing the partial fuzz target): a part claiming zero draws in all
+        // was merged into tables of NaN quantiles.
+        let (mut meta, agg) = empty_part();
+        meta.draws_total = 0;
+        let e = decode("p", &encode(&meta, &agg).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("draw count"), "{e}");
+
+        // A sum no draw of its range can give (merging two such parts overflowed the i128 sum).
+        let mut huge = good.clone();
+        huge.sum = i128::MAX / 2;
+        let (meta, agg) = one_draw(huge);
+        assert!(decode("p", &encode(&meta, &agg).unwrap()).unwrap_err().to_string().contains("inconsistent"));
+
+        // Counts that do not add up; a shortfall count above the draws.
+        let mut short = good.clone();
+        short.count = 2;
+        let (mut meta, mut agg) = one_draw(short);
+        meta.draw_end = 2;
+        meta.draws_total = 2;
+        agg.draws = 2;
+        assert!(decode("p", &encode(&meta, &agg).unwrap()).is_err());
+        let (meta, mut agg) = one_draw(good);
+        agg.shortfall = vec![2];
+        assert!(decode("p", &encode(&meta, &agg).unwrap()).unwrap_err().to_string().contains("exceeds the draws"));
     }
 }

@@ -12,4 +12,5 @@ mod run;
 mod sensitivity;
 mod shanghai;
 mod shards;
+mod trust;
 mod validate;

@@ -65,12 +65,13 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let model = engine::compile(&s);
     let mut agg = crate::stats::Aggregate::new(&model);
     for (path, _, part) in &parts {
-        if !part.fits(&model) {
+        if !partial::fits(part, &model) {
             return Err(Error::Input(format!("{} does not match the scenario's shape", path.display())));
         }
         agg.merge(part);
     }
     let central = runner::central(&model)?;
+    crate::report::check_central(&model, &central)?;
     let wall = started.elapsed().as_secs_f64() + parts.iter().map(|p| p.1.wall_seconds).sum::<f64>();
     write_report(
         &ReportInput { scenario: &s, scenario_path: &scenario_path, model: &model, agg: &agg, central: &central },

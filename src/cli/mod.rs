@@ -85,7 +85,8 @@ impl Out {
     /// Prints a note or warning to stderr unless quiet.
     pub fn note(&self, s: &str) {
         if !self.quiet {
-            eprintln!("{s}");
+            // Not `eprintln!`, which panics when stderr is a closed pipe.
+            let _ = writeln!(std::io::stderr().lock(), "{s}");
         }
     }
 
@@ -117,7 +118,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}", render_error(&e));
+            let _ = writeln!(std::io::stderr().lock(), "{}", render_error(&e));
             ExitCode::from(e.exit_code())
         }
     }

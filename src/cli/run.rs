@@ -59,9 +59,7 @@ pub fn load_with_overrides(
         out.note(&d.to_string());
     }
     if let Some(d) = draws {
-        if d == 0 {
-            return Err(Error::Input("--draws 0: at least one draw is needed".into()));
-        }
+        check_draws(d)?;
         s.settings.draws = d;
     }
     if let Some(seed) = seed {
@@ -70,18 +68,49 @@ pub fn load_with_overrides(
     Ok(s)
 }
 
-/// Refuses a run that cannot fit in memory and warns about one that will take long.
-pub fn check_limits(model: &Model, draws: u64, threads: usize, out: &Out) -> crate::Result<()> {
-    let need = runner::estimate_memory(model, threads);
-    if let Some(have) = runner::available_memory()
-        && need > have
-    {
+/// Refuses `--draws` outside 1 … [`scenario::MAX_DRAWS`] (the range `settings.draws` allows).
+pub fn check_draws(draws: u64) -> crate::Result<()> {
+    if draws == 0 {
+        return Err(Error::Input("--draws 0: at least one draw is needed".into()));
+    }
+    if draws > scenario::MAX_DRAWS {
         return Err(Error::Input(format!(
-            "this run needs about {} MB of memory but {} MB are available; use fewer --threads or a smaller scenario",
-            need >> 20,
-            have >> 20
+            "--draws {draws}: at most {} draws in one run, all shards together (the limit of settings.draws)",
+            scenario::MAX_DRAWS
         )));
     }
+    Ok(())
+}
+
+/// Refuses, before anything is allocated for the draws, a run whose estimated memory exceeds
+/// what the machine has available, saying how to make it fit.
+pub fn check_memory(model: &Model, threads: usize) -> crate::Result<()> {
+    let need = runner::estimate_memory(model, threads);
+    let Some(have) = runner::available_memory() else { return Ok(()) };
+    if need <= have {
+        return Ok(());
+    }
+    let fits = (1..threads).rev().find(|&t| runner::estimate_memory(model, t) <= have);
+    let fix = match fits {
+        Some(t) => format!("use --threads {t} or fewer"),
+        None => format!(
+            "even one thread needs about {} MB: project fewer years, towns or resources (this one has {} × {} × {})",
+            runner::estimate_memory(model, 1) >> 20,
+            model.rows,
+            model.towns.len(),
+            model.resources.len()
+        ),
+    };
+    Err(Error::Input(format!(
+        "this run needs about {} MB of memory but {} MB are available; {fix}",
+        need >> 20,
+        have >> 20
+    )))
+}
+
+/// Refuses a run that cannot fit in memory and warns about one that will take long.
+pub fn check_limits(model: &Model, draws: u64, threads: usize, out: &Out) -> crate::Result<()> {
+    check_memory(model, threads)?;
     let seconds = runner::estimate_seconds(model, draws, threads);
     if seconds > 60.0 {
         out.note(&format!(
@@ -118,7 +147,9 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     output::prepare(&dir, args.force)?;
     let started = Instant::now();
     let model = engine::compile(&s);
+    check_memory(&model, threads)?;
     let central = runner::central(&model)?;
+    report::check_central(&model, &central)?;
     let agg = run_draws(&model, s.settings.seed, 0..s.settings.draws, threads, out)?;
     let wall = started.elapsed().as_secs_f64();
     let input = ReportInput {
@@ -143,6 +174,9 @@ fn run_shard(args: &Args, s: &Scenario, i: u64, n: u64, threads: usize, out: &Ou
     output::prepare(&dir, args.force)?;
     let started = Instant::now();
     let model = engine::compile(s);
+    check_memory(&model, threads)?;
+    // The same refusals as a whole run, so a shard never computes what merge would refuse.
+    report::check_central(&model, &runner::central(&model)?)?;
     let range = partial::shard_range(i, n, total);
     let agg = run_draws(&model, s.settings.seed, range.clone(), threads, out)?;
     let abs = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();

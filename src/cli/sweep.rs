@@ -101,14 +101,21 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let params = sweep::plan(&base, &pairs)?;
     sweep::validate(&doc, &base, &params)?;
     let draws = args.draws.unwrap_or(base.settings.draws);
-    if draws == 0 {
-        return Err(Error::Input("--draws 0: at least one draw is needed".into()));
-    }
+    super::run::check_draws(draws)?;
     let seed = args.seed.unwrap_or(base.settings.seed);
     let dir = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario, "sweep"));
     output::prepare(&dir, args.force)?;
     let text = sweep_charts::prepare_font(args.font.as_deref()).map_err(Error::Input)?;
     let threads = if args.threads == 0 { rayon::current_num_threads() } else { args.threads };
+    // Points run one after another, each with one aggregate per worker: the base scenario's
+    // shape is the one to check, unless the horizon itself is swept.
+    super::run::check_memory(&crate::engine::compile(&base), threads)?;
+    if params.iter().any(|p| p.path == "settings.base_year" || p.path == "settings.end_year") {
+        for point in sweep::points(&params) {
+            let s = sweep::scenario_at(&doc, &base, &params, &point)?;
+            super::run::check_memory(&crate::engine::compile(&s), threads)?;
+        }
+    }
 
     let started = Instant::now();
     let total = sweep::points(&params).len();

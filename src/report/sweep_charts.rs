@@ -44,7 +44,8 @@ pub fn register_font(bytes: Vec<u8>) -> Result<(), String> {
 /// whether charts can carry text.
 pub fn prepare_font(file: Option<&std::path::Path>) -> Result<bool, String> {
     if let Some(path) = file {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read font {}: {e}", path.display()))?;
+        let bytes = crate::scenario::tree::read_bytes_limited(path, super::charts::MAX_FONT_BYTES)
+            .map_err(|e| format!("--font: {e}"))?;
         register_font(bytes).map_err(|e| format!("font {}: {e}", path.display()))?;
     } else if !FONT_READY.load(Ordering::SeqCst)
         && let Some(b) = builtin_font()

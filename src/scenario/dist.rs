@@ -152,10 +152,14 @@ impl Dist {
     }
 }
 
-/// Formats a number compactly and exactly enough for tables of inputs.
+/// Formats a number compactly and exactly enough for tables of inputs. Numbers too large or
+/// too small for six decimals (which would print hundreds of digits, or `0`) are written in
+/// scientific notation, e.g. `4.5e290`, `1.2e-7`.
 pub fn fmt_g(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e15 {
         format!("{}", v as i64)
+    } else if !v.is_finite() || v.abs() >= 1e15 || v.abs() < 1e-6 {
+        format!("{v:e}")
     } else {
         let s = format!("{v:.6}");
         let s = s.trim_end_matches('0').trim_end_matches('.');

@@ -43,6 +43,10 @@ impl Names {
     }
 }
 
+/// Most Monte Carlo draws one run may ask for (`settings.draws`, `--draws`); beyond it, a run
+/// is split into shards (each shard's total is still at most this).
+pub const MAX_DRAWS: u64 = 1_000_000_000;
+
 /// The `[settings]` table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Settings {

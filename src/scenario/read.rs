@@ -19,7 +19,16 @@ const MAX_TOWNS: usize = 200;
 const MAX_RESOURCES: usize = 500;
 const MAX_PROJECTS: usize = 1000;
 const MAX_YEARS: i32 = 200;
-const MAX_DRAWS: u64 = 1_000_000_000;
+
+/// Largest magnitude of any number written in a scenario or its tables. No count, rate or
+/// amount a planner writes comes near it, and it keeps every quantity the engine derives from
+/// them far inside what the aggregation's exact sums can hold: `1e30` is a typo, not a plan.
+pub const MAX_MAGNITUDE: f64 = 1e12;
+/// Largest magnitude a random input may reach in any draw (its extreme quantile, one draw in
+/// about 10¹⁶): a log-normal with a huge sigma would otherwise reach 1e100 now and then.
+const MAX_DRAW: f64 = 1e13;
+/// The most extreme uniforms the sampler produces (`rng`: 53 random bits, never 0 or 1).
+const EDGE_U: f64 = 1.0 / (1u64 << 54) as f64;
 
 /// The range a number must lie in.
 #[derive(Clone, Copy)]
@@ -211,6 +220,17 @@ impl<'a> Reader<'a> {
                 node.loc,
                 path,
                 format!("found {}, expected a finite number (NaN and infinity are not allowed)", node.describe()),
+            );
+            return None;
+        }
+        if v.abs() > MAX_MAGNITUDE {
+            self.err(
+                node.loc,
+                path,
+                format!(
+                    "found {v:e}, expected a number between -1e12 and 1e12 (no quantity in a scenario is that \
+                     large; is it a typo?)"
+                ),
             );
             return None;
         }
@@ -507,6 +527,19 @@ impl<'a> Reader<'a> {
     /// no clip can make such a draw meaningful.
     fn check_domain(&mut self, p: &mut Param, loc: Loc, dom: Domain) -> Option<()> {
         let c = p.central();
+        if c.is_finite() && c.abs() > MAX_MAGNITUDE {
+            self.err(
+                loc,
+                &p.path,
+                format!(
+                    "found {} (central value {}), expected a central value between -1e12 and 1e12 (no quantity in a \
+                     scenario is that large; is it a typo?)",
+                    p.dist.describe(),
+                    dist::fmt_g(c)
+                ),
+            );
+            return None;
+        }
         let below = if dom.lo_open { c <= dom.lo } else { c < dom.lo };
         if below || c > dom.hi || !c.is_finite() {
             let found = if p.dist.is_random() {
@@ -553,6 +586,20 @@ impl<'a> Reader<'a> {
                     format!("{} is clipped to {} ({pct:.2}% of draws fall outside)", p.dist.describe(), dom.what),
                 );
             }
+        }
+        let extreme = p.sample(EDGE_U).abs().max(p.sample(1.0 - EDGE_U).abs());
+        if extreme.is_nan() || extreme > MAX_DRAW {
+            self.err(
+                loc,
+                &p.path,
+                format!(
+                    "{} can draw values as large as {} (about once in 10^16 draws), beyond the 1e13 any input may \
+                     reach; narrow it, or clip it with clip = [low, high]",
+                    p.dist.describe(),
+                    dist::fmt_g(extreme)
+                ),
+            );
+            return None;
         }
         Some(())
     }
@@ -1042,14 +1089,14 @@ fn read_age_csv(r: &mut Reader, path: &std::path::Path, loc: Loc, field: &str) -
             r.err(loc, field, format!("{file}:{line}: more than {AGES} rows; expected ages 0 … 100 once each"));
             return None;
         }
-        let parse = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+        let parse = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && (0.0..=MAX_MAGNITUDE).contains(v));
         let age = rec.get(0).and_then(|s| s.parse::<usize>().ok()).filter(|a| *a <= OMEGA);
         let (Some(age), Some(f), Some(m)) = (age, rec.get(1).and_then(parse), rec.get(2).and_then(parse)) else {
             r.err(
                 loc,
                 field,
                 format!(
-                    "{file}:{line}: found `{}`, expected an age 0 … 100 and two numbers ≥ 0",
+                    "{file}:{line}: found `{}`, expected an age 0 … 100 and two counts in [0, 1e12]",
                     rec.iter().collect::<Vec<_>>().join(",")
                 ),
             );

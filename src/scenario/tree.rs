@@ -259,6 +259,31 @@ pub fn read_text_limited(path: &Path, limit: u64) -> Result<String, String> {
     Ok(text)
 }
 
+/// Reads a binary file (a font), refusing oversized ones before reading them into memory, and
+/// special files (`/dev/zero`) that report no size but never end.
+pub fn read_bytes_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.is_dir() {
+        return Err(format!("{} is a directory, not a file", path.display()));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{} is {} bytes; capsim reads files of at most {} bytes here (is this the right file?)",
+            path.display(),
+            meta.len(),
+            limit
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!("{} is larger than {} bytes", path.display(), limit));
+    }
+    Ok(bytes)
+}
+
 /// Parses TOML text into a spanned tree. Parse errors become located diagnostics.
 pub fn parse_toml(text: &str, file: u32, diags: &mut Diagnostics, files: &SourceFiles) -> Option<Table> {
     match toml::de::DeTable::parse(text) {

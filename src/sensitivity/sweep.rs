@@ -84,13 +84,22 @@ pub fn parse_values(text: &str, integer: bool) -> std::result::Result<Vec<f64>, 
         if n > MAX_POINTS {
             return Err(ValuesError::TooMany(t.to_string()));
         }
-        (0..n)
+        // Weights of both ends rather than low + (high − low)·t: the difference of two large
+        // numbers of opposite sign overflows to infinity.
+        let points: Vec<f64> = (0..n)
             .map(|i| match i {
                 0 => low,
                 _ if i == n - 1 => high,
-                _ => tidy(low + (high - low) * i as f64 / (n - 1) as f64),
+                _ => {
+                    let t = i as f64 / (n - 1) as f64;
+                    tidy(low * (1.0 - t) + high * t)
+                }
             })
-            .collect()
+            .collect();
+        if points.iter().any(|v| !v.is_finite()) {
+            return Err(ValuesError::BadRange(t.to_string()));
+        }
+        points
     } else {
         let items: Vec<&str> = t.split(',').collect();
         if items.len() > MAX_POINTS {
@@ -271,6 +280,7 @@ pub fn run(
         let s = scenario_at(doc, base, params, p)?;
         let model = engine::compile(&s);
         let central = runner::central(&model).map_err(|e| at_point(params, p, e))?;
+        crate::report::check_central(&model, &central).map_err(|e| at_point(params, p, e))?;
         let agg = runner::run(&model, seed, 0..draws, threads, &|_| {}).map_err(|e| at_point(params, p, e))?;
         let tables = Tables { scenario: &s, model: &model, agg: &agg, central: &central, risk: s.settings.risk };
         let rows = model.rows;
@@ -356,6 +366,16 @@ mod tests {
         assert_eq!(parse_values("5..1:3", false).unwrap(), vec![5.0, 3.0, 1.0], "descending ranges are fine");
         assert_eq!(parse_values("1e5..2e5:2", false).unwrap(), vec![100000.0, 200000.0]);
         assert_eq!(parse_values("42", false).unwrap(), vec![42.0]);
+    }
+
+    #[test]
+    fn ranges_over_huge_numbers_stay_finite() {
+        // Regression (found writing the sweep_values fuzz target): low + (high − low)·t
+        // overflowed to infinity when high − low exceeded the largest double, and `inf` was
+        // accepted as a point of the sweep.
+        assert_eq!(parse_values("-1e308..1e308:3", false).unwrap(), vec![-1e308, 0.0, 1e308]);
+        let v = parse_values("-1.7e308..1.7e308:5", false).unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{v:?}");
     }
 
     #[test]

@@ -47,7 +47,8 @@ impl ChartFont {
 
     /// A font read from a file (`--font PATH`): TrueType or OpenType, not a collection.
     pub fn from_file(path: &Path) -> Result<ChartFont> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read --font {}", path.display()), e))?;
+        let bytes = crate::scenario::tree::read_bytes_limited(path, super::MAX_FONT_BYTES)
+            .map_err(|e| Error::Input(format!("--font: {e}")))?;
         let font = FontArc::try_from_vec(bytes).map_err(|_| {
             Error::Input(format!(
                 "--font {}: not a TrueType/OpenType font file (.ttf/.otf; a .ttc collection must be split first, \

@@ -32,6 +32,10 @@ use crate::{Error, Result};
 
 /// Default chart width in pixels.
 pub const DEFAULT_WIDTH: u32 = 1600;
+
+/// Largest `--font` file read (a full Noto Sans CJK SC `.otf` is about 16 MB): refused before
+/// reading, so `--font /dev/zero` or a mistaken 10 GB file cannot exhaust memory.
+pub const MAX_FONT_BYTES: u64 = 128 << 20;
 /// Default chart height in pixels.
 pub const DEFAULT_HEIGHT: u32 = 1000;
 /// Smallest chart size that keeps 14 px text free of overlaps.
