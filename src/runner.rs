@@ -25,9 +25,10 @@ pub fn central(model: &Model) -> Result<DrawOutput> {
 
 fn numerical(e: NonFinite, draw: Option<u64>) -> Error {
     let at = draw.map_or_else(|| "the central variant".to_string(), |d| format!("draw {d}"));
-    let inputs: Vec<String> = e.inputs.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+    let inputs: Vec<String> =
+        e.inputs.iter().map(|(p, v)| format!("{p} = {}", crate::scenario::dist::fmt_g(*v))).collect();
     Error::Numerical(format!(
-        "{} became NaN or infinite in {at}; the inputs that feed it were: {}. Check these values in the scenario.",
+        "{} became NaN, infinite or beyond 1e15 in {at}; the inputs that feed it were: {}. Check these values in the scenario.",
         e.what,
         if inputs.is_empty() { "(none identified)".to_string() } else { inputs.join(", ") }
     ))

@@ -466,17 +466,20 @@ fn a_number_driven_to_infinity_stops_the_run_naming_its_input() {
         &edit("per_1000 = { uniform = [6.0, 7.5] }", "per_1000 = { lognormal = { mu = 2, sigma = 5 } }"),
     );
     let vast =
-        ["the demand for school_staff_primary in north in 2020", "beyond the 1e15", "resources.school_staff_primary"];
+        ["the demand for school_staff_primary in town north in 2020", "beyond 1e15", "resources.school_staff_primary"];
     let cases: [(&[&str], &[&str]); 9] = [
         (&["run", "vast.toml", "--draws", "20"], &vast),
         (&["run", "vast.toml", "--draws", "20", "--shard", "1/2"], &vast),
         (&["sweep", "vast.toml", "--param", "settings.risk", "--values", "0.1,0.2", "--draws", "20"], &vast),
         (&["sensitivity", "vast.toml", "--method", "morris", "--samples", "2"], &vast),
         (&["validate", "tails.toml"], &["resources.hospital_beds.per_1000", "can draw values as large as", "clip"]),
-        (&["run", "infinite.toml", "--draws", "20"], &["NaN or infinite", "resources.school_staff_primary.per = "]),
+        (
+            &["run", "infinite.toml", "--draws", "20"],
+            &["NaN, infinite or beyond 1e15", "resources.school_staff_primary.per = "],
+        ),
         (
             &["run", "infinite.toml", "--draws", "20", "--shard", "0/2"],
-            &["NaN or infinite", "school_staff_primary.per"],
+            &["NaN, infinite or beyond 1e15", "school_staff_primary.per"],
         ),
         (
             &["run", "absurd.toml", "--draws", "20"],

@@ -15,7 +15,6 @@ pub use charts::{ChartInfo, ChartOptions, chart_files};
 pub use lang::Lang;
 pub use tables::Tables;
 
-use crate::engine::{DrawOutput, Model};
 use crate::output::OutFile;
 
 /// The time convention, stated in every run.json (MODEL §1).
@@ -50,59 +49,6 @@ pub struct RunInfo {
     pub notes: Vec<String>,
     /// Files written.
     pub outputs: Vec<String>,
-}
-
-/// Largest magnitude of any quantity the central variant may reach. The aggregation sums every
-/// draw exactly in fixed point (`stats::Sketch`); values this far beyond any real population,
-/// demand or capacity would overflow those sums (a panic, or a wrong mean that looks right).
-pub const MAX_RESULT: f64 = 1e15;
-
-/// Refuses a scenario whose central variant reaches a value no table can hold exactly, naming
-/// the series, town, year and value, and the inputs to check.
-pub fn check_central(model: &Model, central: &DrawOutput) -> crate::Result<()> {
-    let (rows, steps, nr) = (model.rows, model.steps(), model.resources.len());
-    let bad = |v: &f64| v.is_nan() || v.abs() > MAX_RESULT;
-    let area = |a: usize| tables::area_id(model, a).to_string();
-    let found = if let Some(i) = central.demand.iter().position(bad) {
-        let r = &model.resources[(i / rows) % nr].id;
-        Some((
-            format!("the demand for {r} in {} in {}", area(i / rows / nr), model.year(i % rows)),
-            central.demand[i],
-            format!("resources.{r} (and capacity.*.{r})"),
-        ))
-    } else if let Some(i) = central.capacity.iter().position(bad) {
-        let r = &model.resources[(i / rows) % nr].id;
-        Some((
-            format!("the capacity for {r} in {} in {}", area(i / rows / nr), model.year(i % rows)),
-            central.capacity[i],
-            format!("capacity.*.{r}"),
-        ))
-    } else if let Some(i) = central.population.iter().position(bad) {
-        Some((
-            format!("the population of {} in {}", area(i / rows), model.year(i % rows)),
-            central.population[i],
-            "the town's population, fertility and migration".into(),
-        ))
-    } else {
-        [("births", &central.births), ("deaths", &central.deaths), ("migration", &central.migration)]
-            .into_iter()
-            .find_map(|(what, v)| {
-                v.iter().position(bad).map(|i| {
-                    (
-                        format!("the {what} of {} in {}", area(i / steps), model.year(i % steps + 1)),
-                        v[i],
-                        "the town's population, fertility and migration".to_string(),
-                    )
-                })
-            })
-    };
-    match found {
-        None => Ok(()),
-        Some((what, v, inputs)) => Err(crate::Error::Numerical(format!(
-            "{what} is {v:.3e} in the central variant, beyond the {MAX_RESULT:e} any result may reach (no real quantity \
-             is that large, and the aggregation could not sum it exactly); check the inputs of {inputs}"
-        ))),
-    }
 }
 
 /// The tables of a run as files.

@@ -205,9 +205,10 @@ pub fn evaluate(model: &Model, inputs: &[Input], design: &[f64], seed: u64, thre
     if let Some((run, e)) = failures.into_iter().next() {
         let row = &design[run * k..(run + 1) * k];
         let at: Vec<String> = inputs.iter().zip(row).map(|(i, u)| format!("{} at u = {u:.4}", i.name)).collect();
-        let feeds: Vec<String> = e.inputs.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+        let feeds: Vec<String> =
+            e.inputs.iter().map(|(p, v)| format!("{p} = {}", crate::scenario::dist::fmt_g(*v))).collect();
         return Err(Error::Numerical(format!(
-            "{} became NaN or infinite in sensitivity run {run} ({}); the inputs that feed it were: {}. \
+            "{} became NaN, infinite or beyond 1e15 in sensitivity run {run} ({}); the inputs that feed it were: {}. \
              Check these distributions in the scenario.",
             e.what,
             at.join(", "),

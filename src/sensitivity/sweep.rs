@@ -280,7 +280,6 @@ pub fn run(
         let s = scenario_at(doc, base, params, p)?;
         let model = engine::compile(&s);
         let central = runner::central(&model).map_err(|e| at_point(params, p, e))?;
-        crate::report::check_central(&model, &central).map_err(|e| at_point(params, p, e))?;
         let agg = runner::run(&model, seed, 0..draws, threads, &|_| {}).map_err(|e| at_point(params, p, e))?;
         let tables = Tables { scenario: &s, model: &model, agg: &agg, central: &central, risk: s.settings.risk };
         let rows = model.rows;

@@ -202,7 +202,11 @@ impl Aggregate {
         if !(same_bits(&self.demand, &shape.demand)
             && same_bits(&self.capacity, &shape.capacity)
             && same_bits(&self.gap, &shape.gap)
-            && same_bits(&self.population, &shape.population))
+            && same_bits(&self.population, &shape.population)
+            && same_bits(&self.groups, &shape.groups)
+            && same_bits(&self.births, &shape.births)
+            && same_bits(&self.deaths, &shape.deaths)
+            && same_bits(&self.migration, &shape.migration))
         {
             return false;
         }
