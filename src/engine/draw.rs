@@ -404,17 +404,18 @@ fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
 /// Stops the run if anything went NaN, infinite or beyond 1e15, naming the inputs that feed it.
 fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), NonFinite> {
     const LIMIT: f64 = 1e15;
+    let out_of_range = |v: f64| v.is_nan() | (v.abs() >= LIMIT);
     // Independent comparisons OR-ed together vectorise; a running sum would be one long chain.
     // Beyond 1e15 a number is as wrong as an infinite one (and would overflow the exact sums).
     let all_finite = |x: &[f64]| {
         let mut bad = [false; 4];
         let chunks = x.chunks_exact(4);
         for v in chunks.remainder() {
-            bad[0] |= !(v.abs() < LIMIT);
+            bad[0] |= out_of_range(*v);
         }
         for c in chunks {
             for j in 0..4 {
-                bad[j] |= !(c[j].abs() < LIMIT);
+                bad[j] |= out_of_range(c[j]);
             }
         }
         !(bad[0] | bad[1] | bad[2] | bad[3])
@@ -437,7 +438,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
     };
     for (i, t) in model.towns.iter().enumerate() {
         for row in 0..rows {
-            if !(out.population[i * rows + row].abs() < LIMIT) {
+            if out_of_range(out.population[i * rows + row]) {
                 let mut slots = vec![t.tfr0, t.tfr_star, t.srb, t.sigma_m, t.female_share, model.delta];
                 slots.extend(t.total);
                 slots.push(t.k[row.max(1)]);
@@ -453,7 +454,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
             for row in 0..rows {
                 let d = out.demand[(i * nr + r) * rows + row];
                 let c = out.capacity[(i * nr + r) * rows + row];
-                if !(d.abs() < LIMIT) {
+                if out_of_range(d) {
                     let slots: Vec<Slot> = match &model.resources[r].rules[i] {
                         RuleModel::PerCapita { rate, per, .. } => rate.iter().chain(per.iter()).copied().collect(),
                         RuleModel::CoverageShare { share, .. } => vec![*share],
@@ -471,7 +472,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                         inputs: named(&slots),
                     });
                 }
-                if !(c.abs() < LIMIT) {
+                if out_of_range(c) {
                     let cm = &model.capacity[i * nr + r];
                     let mut slots = vec![cm.base];
                     for p in &cm.projects {
