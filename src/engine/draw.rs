@@ -348,19 +348,6 @@ fn ceil(x: f64) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod fast_ceil_tests {
-    use super::*;
-
-    #[test]
-    fn matches_libm_ceil() {
-        for x in [0.0, 0.5, 1.0, 1.000_000_1, 2.999_999_999, 3.0, 1e15 + 0.5, 4.6e15, 1e300, -0.5, -1.5, -3.0, 7.0e-300]
-        {
-            assert_eq!(ceil(x), libm::ceil(x) + 0.0, "{x}");
-        }
-    }
-}
-
 /// The opening row of a project in this draw: planned row + delay rounded half up, floored at
 /// 0 (MODEL §5, §8.5).
 pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
@@ -492,4 +479,17 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
         }
     }
     Err(NonFinite { what: "a result".into(), inputs: vec![] })
+}
+
+#[cfg(test)]
+mod fast_ceil_tests {
+    use super::*;
+
+    #[test]
+    fn matches_libm_ceil() {
+        for x in [0.0, 0.5, 1.0, 1.000_000_1, 2.999_999_999, 3.0, 1e15 + 0.5, 4.6e15, 1e300, -0.5, -1.5, -3.0, 7.0e-300]
+        {
+            assert_eq!(ceil(x), libm::ceil(x) + 0.0, "{x}");
+        }
+    }
 }
