@@ -224,8 +224,52 @@ pub fn read(path: &Path) -> Result<(PathBuf, PartialMeta, Aggregate)> {
     Ok((file, m, a))
 }
 
+/// Reads only the metadata of a partial file (or `DIR/partial.capsim`), without its results:
+/// enough to check that parts belong together before reading them one at a time. The file's
+/// checksum is verified when [`read`] reads it whole.
+pub fn read_meta(path: &Path) -> Result<(PathBuf, PartialMeta, u64)> {
+    use std::io::Read;
+    let file = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
+    let name = file.display().to_string();
+    let bad = |why: &str| Error::Input(format!("{name}: not a usable capsim partial result ({why})"));
+    let f = std::fs::File::open(&file).map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
+    let size = f.metadata().map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?.len();
+    if size > MAX_BYTES {
+        return Err(Error::Input(format!("{name} is {size} bytes, larger than any partial result capsim writes")));
+    }
+    let mut head = Vec::new();
+    f.take((MAGIC.len() + 8 + MAX_META) as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
+    let rest = head.strip_prefix(MAGIC).ok_or_else(|| bad("it does not start with CAPSIM-PARTIAL"))?;
+    if rest.len() < 8 {
+        return Err(bad("truncated"));
+    }
+    let version = u32::from_le_bytes(rest[0..4].try_into().map_err(|_| bad("truncated"))?);
+    if version != FORMAT_VERSION {
+        return Err(Error::Input(format!(
+            "{name}: partial-result format version {version}, but this capsim reads version {FORMAT_VERSION}; \
+             merge with the capsim version that ran the shards"
+        )));
+    }
+    let meta_len = u32::from_le_bytes(rest[4..8].try_into().map_err(|_| bad("truncated"))?) as usize;
+    if meta_len > MAX_META || 8 + meta_len > rest.len() {
+        return Err(bad("bad metadata length"));
+    }
+    let meta: PartialMeta =
+        serde_json::from_slice(&rest[8..8 + meta_len]).map_err(|e| bad(&format!("bad metadata: {e}")))?;
+    if meta.shards == 0
+        || meta.shard >= meta.shards
+        || meta.draw_end > meta.draws_total
+        || meta.draw_end < meta.draw_start
+    {
+        return Err(bad("inconsistent shard numbers"));
+    }
+    Ok((file, meta, size))
+}
+
 /// Checks that parts belong together and cover every draw exactly once; returns them sorted.
-pub fn check_parts(parts: &mut [(PathBuf, PartialMeta, Aggregate)]) -> Result<()> {
+pub fn check_parts(parts: &mut [(PathBuf, PartialMeta, u64)]) -> Result<()> {
     let Some((first_path, first, _)) = parts.first() else {
         return Err(Error::Input("no partial results to merge".into()));
     };

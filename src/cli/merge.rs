@@ -29,9 +29,11 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let started = Instant::now();
+    // The headers first: refuse parts that do not belong together before reading any results;
+    // then the results one part at a time, so memory holds the total and one part.
     let mut parts = Vec::with_capacity(args.parts.len());
     for p in &args.parts {
-        parts.push(partial::read(p)?);
+        parts.push(partial::read_meta(p)?);
     }
     partial::check_parts(&mut parts)?;
     let meta = parts[0].1.clone();
@@ -63,12 +65,29 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let dir = args.out.clone().unwrap_or_else(|| super::run::default_out(&scenario_path));
     output::prepare(&dir, args.force)?;
     let model = engine::compile(&s);
+    // The merged aggregate, plus the largest part as read and decoded (a decoded part takes a
+    // few times its file's size).
+    let largest = parts.iter().map(|p| p.2).max().unwrap_or(0);
+    let need = runner::estimate_memory(&model, 0).saturating_add(largest.saturating_mul(4));
+    if let Some(have) = runner::available_memory()
+        && need > have
+    {
+        return Err(Error::Input(format!(
+            "merging needs about {} MB of memory but {} MB are available",
+            need >> 20,
+            have >> 20
+        )));
+    }
     let mut agg = crate::stats::Aggregate::new(&model);
-    for (path, _, part) in &parts {
-        if !partial::fits(part, &model) {
+    for (path, header, _) in &parts {
+        let (_, meta, part) = partial::read(path)?;
+        if meta != *header {
+            return Err(Error::Input(format!("{} changed while it was being merged", path.display())));
+        }
+        if !partial::fits(&part, &model) {
             return Err(Error::Input(format!("{} does not match the scenario's shape", path.display())));
         }
-        agg.merge(part);
+        agg.merge(&part);
     }
     let central = runner::central(&model)?;
     let wall = started.elapsed().as_secs_f64() + parts.iter().map(|p| p.1.wall_seconds).sum::<f64>();
