@@ -130,6 +130,12 @@ pub fn write_atomic(target: &Path, files: &[OutFile], force: bool) -> Result<()>
         }
         let old = parent.join(format!(".{name}{OLD}{pid}"));
         let had_previous = target.exists();
+        // Where the system can, swap the two directories in one step: at no instant is there
+        // no result at `target`. The staging name then holds the previous results.
+        if had_previous && exchange(&staging, target) {
+            let _ = fs::remove_dir_all(&staging);
+            return Ok(());
+        }
         if had_previous {
             fs::rename(target, &old).map_err(|e| Error::io(format!("cannot move aside {}", target.display()), e))?;
         }
@@ -148,6 +154,35 @@ pub fn write_atomic(target: &Path, files: &[OutFile], force: bool) -> Result<()>
         let _ = fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// Atomically exchanges two directories (Linux `renameat2(…, RENAME_EXCHANGE)`); false where the
+/// system or file system cannot, and the caller falls back to two renames.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(a), Ok(b)) =
+        (std::ffi::CString::new(a.as_os_str().as_bytes()), std::ffi::CString::new(b.as_os_str().as_bytes()))
+    else {
+        return false;
+    };
+    // SAFETY: both are valid NUL-terminated paths; the call only renames.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    rc == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -188,6 +223,22 @@ mod tests {
         child.wait().unwrap();
         prepare(&tmp.path().join("out"), false).unwrap();
         assert!(!live.exists(), "stale once its process has ended");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn directories_swap_in_one_step_where_the_system_can() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        fs::create_dir(&a).unwrap();
+        fs::create_dir(&b).unwrap();
+        fs::write(a.join("x"), "from a").unwrap();
+        if exchange(&a, &b) {
+            assert_eq!(fs::read_to_string(b.join("x")).unwrap(), "from a");
+            assert!(!a.join("x").exists());
+        } else {
+            eprintln!("renameat2 RENAME_EXCHANGE not supported here: the two-rename fallback is used");
+        }
     }
 
     #[test]
