@@ -162,6 +162,17 @@ pub fn plan(s: &Scenario, model: &Model, set: &PlanSettings) -> Result<Plan> {
             MAX_STORE_BYTES / bytes_per_draw.max(1)
         )));
     }
+    let need = bytes_per_draw.saturating_mul(set.draws).saturating_mul(2);
+    if let Some(have) = crate::runner::available_memory()
+        && need > have
+    {
+        return Err(Error::Input(format!(
+            "this plan needs about {} MB of memory (twice {bytes_per_draw} bytes a draw while the draws are gathered) \
+             but {} MB are available; use fewer --draws",
+            need >> 20,
+            have >> 20
+        )));
+    }
     let store = collect(model, set, first_row, rows)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(set.threads)
