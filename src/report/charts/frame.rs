@@ -137,6 +137,58 @@ pub fn fit(c: &Canvas, text: &str, em: f64, width: f64) -> String {
     "…".into()
 }
 
+/// A dotted path (`capacity.songjiang.hospital_beds.projects.first_south_ii.delay`),
+/// shortened to fit `width` by replacing whole segments in its middle with "…" — the first
+/// segments (what and where) and the last ones (which number) are what a reader needs — or,
+/// if even that is too wide, by keeping its end.
+pub fn fit_path(c: &Canvas, path: &str, em: f64, width: f64) -> String {
+    if c.text_width(path, em) <= width {
+        return path.to_string();
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    let n = parts.len();
+    // Preference: the last two segments (which number, of what), then the first two (section
+    // and town or resource), then as many characters as fit.
+    let mut best: Option<((usize, usize, usize), String)> = None;
+    for head in 1..n {
+        for tail in 1..n - head {
+            let s = format!("{}…{}", parts[..head].join("."), parts[n - tail..].join("."));
+            let score = (tail.min(2), head.min(2), s.chars().count());
+            if c.text_width(&s, em) <= width && best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, s));
+            }
+        }
+    }
+    if let Some((_, s)) = best {
+        return s;
+    }
+    let chars: Vec<char> = path.chars().collect();
+    for k in (0..chars.len()).rev() {
+        let s: String = std::iter::once('…').chain(chars[chars.len() - k..].iter().copied()).collect();
+        if c.text_width(&s, em) <= width {
+            return s;
+        }
+    }
+    "…".into()
+}
+
+/// Ticks for an axis from `lo` to `hi` that is `px` pixels long: multiples of a nice step
+/// (whole numbers when `integral`) inside the range, spaced at least `min_gap` pixels apart.
+pub fn ticks(lo: f64, hi: f64, px: f64, min_gap: f64, integral: bool) -> (Vec<f64>, f64) {
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mut target = (px / min_gap.max(1.0)).floor().clamp(1.0, 10.0);
+    loop {
+        let step = nice_step(span, target, integral);
+        if step / span * px >= min_gap || target <= 1.0 {
+            let first = (lo / step - 1e-9).ceil() as i64;
+            let last = (hi / step + 1e-9).floor() as i64;
+            let ticks = (first..=last).map(|k| k as f64 * step).map(|v| if v == 0.0 { 0.0 } else { v }).collect();
+            return (ticks, step);
+        }
+        target -= 1.0;
+    }
+}
+
 /// Draws the title and the subtitle (wrapped) from the top margin; returns the y below them.
 pub fn header(c: &mut Canvas, title: &str, subtitle: &str) -> f64 {
     let width = f64::from(c.width) - 2.0 * MARGIN;
@@ -200,6 +252,59 @@ pub enum Key {
     Hatched(Rgb, Rgb),
     /// A span: a tick at its start, a bar, a diamond at its end (decision → opening).
     Span(Rgb),
+    /// A data series: a line of the given width with its marker in the middle.
+    Series(Rgb, f64, Marker),
+    /// A horizontal bar of the given height (a bar chart's series).
+    Bar(Rgb, f64),
+}
+
+/// A marker shape. With a colour it tells series apart without relying on colour alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    /// A filled circle.
+    Circle,
+    /// A filled square.
+    Square,
+    /// A filled diamond.
+    Diamond,
+    /// A triangle pointing up.
+    TriangleUp,
+    /// A triangle pointing down.
+    TriangleDown,
+}
+
+impl Marker {
+    /// Every shape, in the order series take them.
+    pub const ALL: [Marker; 5] =
+        [Marker::Circle, Marker::Square, Marker::Diamond, Marker::TriangleUp, Marker::TriangleDown];
+}
+
+/// Draws a marker of about radius `r` centred on `(x, y)`, with a white rim so markers that
+/// sit on top of each other stay distinct.
+pub fn marker(c: &mut Canvas, m: Marker, x: f64, y: f64, r: f64, color: Rgb) {
+    let white = Rgb(255, 255, 255);
+    let rim = 1.5;
+    let shape = |c: &mut Canvas, r: f64, col: Rgb| match m {
+        Marker::Circle => c.dot(x, y, r, col),
+        Marker::Square => {
+            let h = r * 0.9;
+            c.fill_rect(x - h, y - h, x + h, y + h, col, 1.0);
+        }
+        Marker::Diamond => {
+            let d = r * 1.25;
+            c.polygon(&[(x, y - d), (x + d, y), (x, y + d), (x - d, y)], col, 1.0);
+        }
+        Marker::TriangleUp => {
+            let d = r * 1.2;
+            c.polygon(&[(x, y - d), (x + d, y + d * 0.75), (x - d, y + d * 0.75)], col, 1.0);
+        }
+        Marker::TriangleDown => {
+            let d = r * 1.2;
+            c.polygon(&[(x, y + d), (x + d, y - d * 0.75), (x - d, y - d * 0.75)], col, 1.0);
+        }
+    };
+    shape(c, r + rim, white);
+    shape(c, r, color);
 }
 
 const KEY_W: f64 = 34.0;
@@ -240,6 +345,11 @@ pub fn draw_key(c: &mut Canvas, key: Key, x: f64, ym: f64) {
             c.fill_rect(x + 2.0, ym - 1.5, x + KEY_W - 6.0, ym + 1.5, col, 1.0);
             c.diamond(x + KEY_W - 6.0, ym, 6.0, col, palette::BLACK);
         }
+        Key::Series(col, w, m) => {
+            c.line(&[(x, ym), (x + KEY_W, ym)], col, w);
+            marker(c, m, x + KEY_W / 2.0, ym, 5.0, col);
+        }
+        Key::Bar(col, h) => c.fill_rect(x, ym - h / 2.0, x + KEY_W, ym + h / 2.0, col, 1.0),
     }
 }
 
