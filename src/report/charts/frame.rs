@@ -559,6 +559,18 @@ mod tests {
     }
 
     #[test]
+    fn ticks_are_nice_and_apart() {
+        let (t, step) = ticks(950_000.0, 1_250_000.0, 600.0, 90.0, false);
+        assert_eq!(step, 50_000.0);
+        assert_eq!(t, [950_000.0, 1_000_000.0, 1_050_000.0, 1_100_000.0, 1_150_000.0, 1_200_000.0, 1_250_000.0]);
+        let (t, step) = ticks(-0.1, 1.3, 300.0, 60.0, false);
+        assert!(t.windows(2).all(|w| (w[1] - w[0]) / 1.4 * 300.0 >= 60.0), "{t:?} {step}");
+        assert!(t.contains(&0.0) && t.iter().all(|v| (-0.1..=1.3).contains(v)));
+        let (t, _) = ticks(2020.0, 2035.0, 200.0, 50.0, true);
+        assert!(t.iter().all(|v| v.fract() == 0.0));
+    }
+
+    #[test]
     fn grids_suit_the_panels() {
         let area = Rect { x0: 0.0, y0: 0.0, x1: 1540.0, y1: 760.0 };
         assert_eq!(grid(6, area), (3, 2));
@@ -585,6 +597,12 @@ mod tests {
                 assert!(!l.ends_with(['（', '“']), "{width}: {lines:?}");
             }
         }
+        let path = "capacity.songjiang.sports_parks.projects.sports_park_songjiang.delay";
+        let short = fit_path(&c, path, 14.0, 340.0);
+        assert!(c.text_width(&short, 14.0) <= 340.0, "{short}");
+        assert!(short.starts_with("capacity.songjiang") && short.ends_with("sports_park_songjiang.delay"), "{short}");
+        assert_eq!(fit_path(&c, "key:policy", 14.0, 300.0), "key:policy");
+        assert!(c.text_width(&fit_path(&c, path, 14.0, 60.0), 14.0) <= 60.0);
         let s = fit(&c, "Community elderly-care floor area", 14.0, 100.0);
         assert!(s.ends_with('…') && c.text_width(&s, 14.0) <= 100.0);
     }

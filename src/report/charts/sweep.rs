@@ -457,8 +457,9 @@ fn render_lines(d: &SweepChart, opts: &ChartOptions, note: &str) -> Result<(Canv
         let title_h = line_height(size::AXIS_TITLE);
         let plot_top = cell.y0 + line_height(size::PANEL) + 14.0;
         let plot_bottom = cell.y1 - frame::x_years_height() - title_h - 8.0;
-        let r =
-            Rect { x0: cell.x0 + title_h + 10.0 + label_ws[k] + 8.0, y0: plot_top, x1: cell.x1 - 8.0, y1: plot_bottom };
+        // Both plots as wide as the narrower allows, so they share their x ticks.
+        let label_w = label_ws[0].max(label_ws[1]);
+        let r = Rect { x0: cell.x0 + title_h + 10.0 + label_w + 8.0, y0: plot_top, x1: cell.x1 - 8.0, y1: plot_bottom };
         c.text_vertical(cell.x0 + title_h / 2.0, (r.y0 + r.y1) / 2.0, y_titles[k], size::AXIS_TITLE, palette::TEXT);
         c.text(
             (r.x0 + r.x1) / 2.0,
@@ -479,7 +480,13 @@ fn render_lines(d: &SweepChart, opts: &ChartOptions, note: &str) -> Result<(Canv
             let every = frame::label_every(first, last, per_year, line_height(size::SMALL) + 4.0);
             for year in first..=last {
                 let yy = p.y(f64::from(year));
-                if (year - first) % every == 0 {
+                // Labelled years, but none so close to the "none" row that their labels touch.
+                let clear = p.y(f64::from(year)) - p.y(f64::from(last) + 1.0) >= line_height(size::SMALL) + 2.0;
+                if (year - first) % every != 0 && per_year >= 6.0 {
+                    // A fainter line for every year between the labels, to read a point off.
+                    c.fill_rect(r.x0, yy - 0.5, r.x1, yy + 0.5, Rgb(242, 242, 242), 1.0);
+                }
+                if (year - first) % every == 0 && clear {
                     c.fill_rect(r.x0, yy - 0.5, r.x1, yy + 0.5, palette::GRID, 1.0);
                     let label = year.to_string();
                     c.text(r.x0 - 7.0, yy, &label, size::SMALL, palette::MUTED, (HAlign::Right, VAlign::Middle));
@@ -725,4 +732,134 @@ fn render_grid(d: &SweepChart, opts: &ChartOptions, note: &str) -> Result<(Canva
     }
     frame::footnote(&mut c, &foot);
     Ok((c, title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::paths::Address;
+    use crate::sensitivity::sweep::{Cell, Param, PointResult};
+
+    fn example() -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/example.toml");
+        crate::scenario::load(&path, &[]).unwrap()
+    }
+
+    /// A sweep of the example's five towns over one or two paths, with made-up cells.
+    fn result(s: &Scenario, two: bool) -> SweepResult {
+        let k = "towns.north.migration.k.mean";
+        let address = |p: &str| paths::find(s, p).unwrap_or(Address { path: p.into(), target: Target::Number });
+        let mut params =
+            vec![Param { path: k.into(), address: address(k), values: vec![900000.0, 1000000.0, 1100000.0] }];
+        if two {
+            params.push(Param {
+                path: "settings.risk".into(),
+                address: address("settings.risk"),
+                values: vec![0.1, 0.2, 0.5],
+            });
+        }
+        let areas: Vec<String> = s.towns.iter().map(|t| t.id.clone()).chain(["all".to_string()]).collect();
+        let resources: Vec<String> = s.resources.iter().map(|r| r.id.clone()).collect();
+        let pts = crate::sensitivity::sweep::points(&params);
+        let points = pts
+            .iter()
+            .enumerate()
+            .map(|(i, values)| PointResult {
+                values: values.clone(),
+                end_year: 2035,
+                base_year: 2020,
+                risk: if two { values[1] } else { 0.2 },
+                cells: (0..areas.len() * resources.len())
+                    .map(|c| Cell {
+                        first_year_risk: if c % 3 == 0 { None } else { Some(2020 + ((c + i) % 16) as i32) },
+                        prob_by_end: ((c * 7 + i * 3) % 11) as f64 / 10.0,
+                        gap_mean: 0.0,
+                        population_p50: 1.0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        SweepResult { params, areas, resources, points, draws: 64, seed: 7 }
+    }
+
+    #[test]
+    fn chart_data_are_the_sweep_cells() {
+        let s = example();
+        for two in [false, true] {
+            let r = result(&s, two);
+            let charts = data(&r, &s, Lang::En);
+            assert_eq!(charts.len(), s.resources.len());
+            for ch in &charts {
+                assert_eq!(ch.series.len(), s.towns.len() + 1);
+                for (a, series) in ch.series.iter().enumerate() {
+                    for i in 0..r.points.len() {
+                        assert_eq!(series.first_year[i], r.cell(i, a, ch.res).first_year_risk);
+                        assert_eq!(series.prob_by_end[i], r.cell(i, a, ch.res).prob_by_end);
+                    }
+                }
+                assert_eq!(ch.series[0].name, "North New Town");
+                assert_eq!(ch.series.last().unwrap().name, "All new towns");
+            }
+            assert_eq!(charts[0].risk(), if two { None } else { Some(0.2) });
+        }
+    }
+
+    #[test]
+    fn scenario_values_of_paths() {
+        let s = example();
+        let v = |p: &str| scenario_value(&s, p);
+        assert_eq!(v("settings.risk"), Some(ScenarioValue { value: 0.2, central: false }));
+        assert_eq!(v("towns.south.migration.k.mean"), Some(ScenarioValue { value: 650000.0, central: false }));
+        // A whole variable with a distribution: its central value, flagged as such.
+        let k = v("towns.south.migration.k").unwrap();
+        assert!(k.central && k.value == 650000.0, "{k:?}");
+        assert_eq!(v("resources.hospital_beds.per_1000.high").map(|x| x.value), Some(7.5));
+        assert_eq!(v("no.such.path"), None);
+    }
+
+    #[test]
+    fn labels_of_values() {
+        let axis = |path: &str| SweepAxis {
+            path: path.into(),
+            values: vec![],
+            integral: is_year(path),
+            year: is_year(path),
+            scenario: None,
+        };
+        assert_eq!(value_label(2027.0, &axis("capacity.n.b.projects.p.year"), None), "2027");
+        assert_eq!(value_label(1090500.0, &axis("towns.n.migration.k.mode"), None), "1,090,500");
+        assert_eq!(value_label(0.0988, &axis("towns.n.migration.rho"), None), "0.0988");
+        assert_eq!(value_label(0.25, &axis("settings.risk"), Some(2)), "0.25");
+    }
+
+    #[test]
+    fn coinciding_points_are_set_apart() {
+        let sorted = [(10.0, 0), (10.0, 3), (11.0, 1), (40.0, 2)];
+        let runs = dodge_clusters(&sorted, 3.0);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].iter().map(|p| p.1).collect::<Vec<_>>(), [0, 3, 1]);
+    }
+
+    #[test]
+    fn nothing_overlaps_or_is_clipped() {
+        let s = example();
+        for (two, lang, size) in [
+            (false, Lang::En, (1600, 1000)),
+            (false, Lang::Zh, (1600, 1000)),
+            (false, Lang::En, (960, 600)),
+            (true, Lang::En, (1600, 1000)),
+            (true, Lang::Zh, (960, 600)),
+        ] {
+            let r = result(&s, two);
+            let opts = ChartOptions { lang, width: size.0, height: size.1, ..ChartOptions::default() };
+            let note = footnote(&r, &s, lang);
+            for d in data(&r, &s, lang) {
+                let (c, _) = render(&d, &opts, &note).unwrap();
+                assert_eq!((c.width, c.height), size);
+                let problems = c.text_problems(0.5);
+                assert!(problems.is_empty(), "{} {two} {lang:?} {size:?}:\n{}", d.id, problems.join("\n"));
+                assert!(c.missing.is_empty(), "{:?}", c.missing);
+            }
+        }
+    }
 }

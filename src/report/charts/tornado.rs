@@ -306,13 +306,15 @@ pub fn render(t: &Tornado, opts: &ChartOptions, note: &str) -> Result<(Canvas, S
         (Method::Sobol, Lang::En) => format!(
             "For each output, the inputs with the largest total index ST (at most {TOP} of {}) — the share of the output's \
              variance the input explains alone and through interactions — with its 95 % bootstrap interval, and the \
-             first-order index S1 (alone). Inputs are scenario paths, keys shared by several paths (key:…) and groups \
-             of yearly shocks (shocks:…).",
+             first-order index S1 (alone). Estimates are not clipped: below 0 or above 1 is sampling noise within the \
+             interval. Inputs are scenario paths, keys shared by several paths (key:…) and groups of yearly shocks \
+             (shocks:…).",
             t.inputs
         ),
         (Method::Sobol, Lang::Zh) => format!(
             "每项输出中总指数 ST 最大的输入（至多 {TOP} 个，共 {} 个）：ST 为该输入单独及通过交互作用解释的输出方差份额，线段为其 95% 自助区间；\
-             S1 为一阶指数（单独解释的份额）。输入为情景路径、多个路径共用的键（key:…）以及逐年冲击组（shocks:…）。",
+             S1 为一阶指数（单独解释的份额）。估计值未截断：低于 0 或高于 1 属于区间内的抽样误差。输入为情景路径、多个路径共用的键（key:…）\
+             以及逐年冲击组（shocks:…）。",
             t.inputs
         ),
         (Method::Morris, Lang::En) => format!(
@@ -553,4 +555,125 @@ pub fn render(t: &Tornado, opts: &ChartOptions, note: &str) -> Result<(Canvas, S
     );
     frame::footnote(&mut c, &foot);
     Ok((c, title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensitivity::morris::MorrisIndex;
+    use crate::sensitivity::sobol::SobolIndex;
+    use crate::sensitivity::{Input, InputKind, Output};
+
+    fn stress() -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stress25.toml");
+        crate::scenario::load(&path, &[]).unwrap()
+    }
+
+    /// An analysis of the stress fixture (five towns, 25 resources) with 40 inputs whose paths
+    /// are long, and made-up indices.
+    fn analysis(s: &Scenario, method: Method) -> Analysis {
+        let inputs: Vec<Input> = (0..40)
+            .map(|i| Input {
+                name: format!("capacity.town{i}.elderly_care_floor_m2.projects.very_long_project_name_{i}.delay"),
+                kind: InputKind::Variables { members: vec![i] },
+            })
+            .collect();
+        let mut outputs = Vec::new();
+        for a in 0..=s.towns.len() {
+            let town = s.towns.get(a).map_or("all".to_string(), |t| t.id.clone());
+            outputs.push(Output { area: a, town: town.clone(), name: "population_end".into() });
+            for r in &s.resources {
+                outputs.push(Output { area: a, town: town.clone(), name: format!("gap_end:{}", r.id) });
+                outputs.push(Output { area: a, town: town.clone(), name: format!("first_year:{}", r.id) });
+            }
+        }
+        let k = inputs.len();
+        let indices = (0..outputs.len() * k)
+            .map(|j| {
+                let (o, i) = (j / k, j % k);
+                // Output 1 of each area never varies: its first year stands in for it.
+                let v = if o % (1 + 2 * s.resources.len()) == 1 { 0.0 } else { ((o * 13 + i * 7) % 17) as f64 / 40.0 };
+                match method {
+                    Method::Sobol => {
+                        Index::Sobol(Some(SobolIndex { s1: v * 0.7 - 0.02, s1_conf: 0.05, st: v, st_conf: 0.08 }))
+                    }
+                    Method::Morris => Index::Morris(MorrisIndex { mu_star: v * 12345.0, sigma: v * 5000.0, mu: 0.0 }),
+                }
+            })
+            .collect();
+        Analysis { method, inputs, outputs, indices, design: vec![], y: vec![], quasi_random: true }
+    }
+
+    #[test]
+    fn tornado_shows_the_outputs_that_vary() {
+        let s = stress();
+        let an = analysis(&s, Method::Sobol);
+        let outs = tornado_outputs(&an, 0);
+        // population_end, then per resource the gap (or, for the first resource, the first year).
+        assert_eq!(outs.len(), 1 + s.resources.len());
+        assert_eq!(an.outputs[outs[1]].name, format!("first_year:{}", s.resources[0].id));
+        assert_eq!(an.outputs[outs[2]].name, format!("gap_end:{}", s.resources[1].id));
+    }
+
+    #[test]
+    fn bars_are_the_indices_largest_first() {
+        let s = stress();
+        for method in [Method::Sobol, Method::Morris] {
+            let an = analysis(&s, method);
+            let ts = data(&an, &s, Lang::En);
+            assert_eq!(ts.len(), s.towns.len() + 1);
+            for t in &ts {
+                for p in &t.panels {
+                    assert!(p.bars.len() <= TOP && p.bars.len() + p.rest == an.inputs.len());
+                    for w in p.bars.windows(2) {
+                        assert!(w[0].main >= w[1].main);
+                    }
+                    for b in &p.bars {
+                        assert_eq!(b.main, an.rank_value(p.output, b.input));
+                        assert!(shows(method, b.main));
+                        if let Index::Sobol(Some(x)) = an.index(p.output, b.input) {
+                            assert_eq!(
+                                (b.second, b.main_conf, b.second_conf),
+                                (x.s1, Some(x.st_conf), Some(x.s1_conf))
+                            );
+                        }
+                    }
+                    let least = p.bars.last().map_or(f64::INFINITY, |b| b.main);
+                    assert!(p.rest_max <= least);
+                }
+            }
+        }
+        assert!(!shows(Method::Sobol, 0.004) && shows(Method::Sobol, 0.006) && !shows(Method::Morris, 0.0));
+    }
+
+    #[test]
+    fn nothing_overlaps_or_is_clipped_with_five_towns_and_25_resources() {
+        let s = stress();
+        let settings = Settings { method: Method::Sobol, samples: 64, levels: 4, seed: 1, threads: 1, resamples: 500 };
+        for (method, lang, size) in [
+            (Method::Sobol, Lang::En, (1600, 1000)),
+            (Method::Morris, Lang::Zh, (1600, 1000)),
+            (Method::Sobol, Lang::Zh, (960, 600)),
+            (Method::Morris, Lang::En, (2400, 1200)),
+        ] {
+            let an = analysis(&s, method);
+            let opts = ChartOptions { lang, width: size.0, height: size.1, ..ChartOptions::default() };
+            let note = footnote(&s, &Settings { method, ..settings }, an.inputs.len(), 2624, lang);
+            for t in data(&an, &s, lang).iter().take(2) {
+                let (c, _) = render(t, &opts, &note).unwrap();
+                assert_eq!(c.width, size.0);
+                assert!(c.height >= size.1);
+                let problems = c.text_problems(0.5);
+                assert!(problems.is_empty(), "{} {method:?} {lang:?} {size:?}:\n{}", t.id, problems.join("\n"));
+                assert!(c.missing.is_empty(), "{:?}", c.missing);
+            }
+        }
+    }
+
+    #[test]
+    fn an_area_without_varying_outputs_still_draws() {
+        let t = Tornado { area: 0, id: "t".into(), name: "T".into(), method: Method::Sobol, inputs: 3, panels: vec![] };
+        let (c, _) = render(&t, &ChartOptions::default(), "note").unwrap();
+        assert_eq!((c.width, c.height), (1600, 1000));
+    }
 }
