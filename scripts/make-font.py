@@ -6,7 +6,8 @@ face 0 is Japanese; face 2 is "Noto Sans CJK SC" (Simplified Chinese). capsim dr
 string with one font (no per-glyph fallback), so the face must hold Latin and hanzi both.
 
 The subset keeps: printable ASCII; Latin-1 symbols and a few typographic marks the charts use
-(– — · × ≥ ≤ ² …); GB2312 rows 1 and 3 (CJK punctuation, full-width forms); and the 3,755
+(– — · × ≥ ≤ ² …); GB2312 rows 1, 3 and 6 (CJK punctuation, full-width forms, Greek — the
+sensitivity charts write μ* and σ); and the 3,755
 GB2312 level-1 hanzi (rows 16–55), which cover the great majority of place and service names.
 Names outside it render as boxes and capsim warns; pass `--font PATH` with a fuller font.
 
@@ -42,7 +43,7 @@ def wanted():
     chars = set(chr(c) for c in range(0x20, 0x7F))
     chars |= set(chr(c) for c in range(0xA0, 0x100))  # Latin-1 supplement: ² ³ ° ± × · etc.
     chars |= set("–—‘’“”…‰′″→←↑↓≈≠≤≥−•∙√∞")
-    chars |= set(gb2312_rows([1, 3]))  # CJK punctuation and full-width forms
+    chars |= set(gb2312_rows([1, 3, 6]))  # CJK punctuation, full-width forms, Greek
     chars |= set(gb2312_rows(range(16, 56)))  # level-1 hanzi
     return chars
 

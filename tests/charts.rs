@@ -42,13 +42,13 @@ fn expected_pngs(s: &Scenario) -> Vec<String> {
     v
 }
 
-struct Decoded {
-    width: u32,
-    height: u32,
-    rgb: Vec<u8>,
+pub struct Decoded {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
 }
 
-fn decode(bytes: &[u8]) -> Decoded {
+pub fn decode(bytes: &[u8]) -> Decoded {
     let decoder = png::Decoder::new(bytes);
     let mut reader = decoder.read_info().expect("PNG header");
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -59,7 +59,7 @@ fn decode(bytes: &[u8]) -> Decoded {
 }
 
 /// Share of pixels that are not (near) white, and the number of distinct colours.
-fn ink(d: &Decoded) -> (f64, usize) {
+pub fn ink(d: &Decoded) -> (f64, usize) {
     let px = d.rgb.chunks(3);
     let n = d.rgb.len() / 3;
     let inked = px.clone().filter(|p| p.iter().any(|&c| c < 235)).count();

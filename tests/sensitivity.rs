@@ -80,7 +80,7 @@ per_1000 = 6
 hospital_beds = { base = BEDS, projects = { later = { amount = { uniform = [100, 500] }, year = 2030, delay = { uniform = [1, 3] } } } }
 "#;
 
-fn fixture(k: &str, beds: &str, sigma_m: &str, sigma_k: &str) -> String {
+pub fn fixture(k: &str, beds: &str, sigma_m: &str, sigma_k: &str) -> String {
     FIXTURE.replace("K_TARGET", k).replace("BEDS", beds).replace("SIGMA_M", sigma_m).replace("SIGMA_K", sigma_k)
 }
 
@@ -90,7 +90,7 @@ fn write_default(w: &Workdir) {
 }
 
 /// Rows of a CSV as maps from column name to value.
-fn rows(text: &str) -> Vec<HashMap<String, String>> {
+pub fn rows(text: &str) -> Vec<HashMap<String, String>> {
     let mut lines = text.lines();
     let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
     lines.map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect()).collect()

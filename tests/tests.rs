@@ -12,5 +12,6 @@ mod run;
 mod sensitivity;
 mod shanghai;
 mod shards;
+mod sweep_charts;
 mod trust;
 mod validate;

@@ -1,5 +1,6 @@
-//! Chart flags shared by every command that writes charts (`run` now; `merge`, `sweep`,
-//! `plan` flatten the same struct): `--no-charts`, `--lang`, `--chart-size`, `--font`.
+//! Chart flags shared by every command that writes charts (`run`, `merge`, `plan`, `sweep`
+//! and `sensitivity` flatten the same struct): `--no-charts`, `--lang`, `--chart-size`,
+//! `--font`.
 
 use crate::Result;
 use crate::output::OutFile;
@@ -55,6 +56,38 @@ impl ChartArgs {
         let opts = self.options()?;
         warn_missing(&crate::report::plan_report::missing_glyphs(s, &opts), &opts, out);
         crate::report::plan_report::files(s, model, p, &opts)
+    }
+
+    /// The charts of a sweep, `sweep_<resource>.png` (none with `--no-charts`).
+    pub fn sweep_files(
+        &self,
+        result: &crate::sensitivity::sweep::SweepResult,
+        s: &crate::scenario::Scenario,
+        out: &Out,
+    ) -> Result<Vec<OutFile>> {
+        if self.no_charts {
+            return Ok(Vec::new());
+        }
+        let opts = self.options()?;
+        warn_missing(&charts::scenario_missing_glyphs(s, &opts), &opts, out);
+        charts::sweep::files(result, s, &opts)
+    }
+
+    /// The charts of a sensitivity analysis, `tornado_<town>.png` (none with `--no-charts`).
+    pub fn sensitivity_files(
+        &self,
+        analysis: &crate::sensitivity::Analysis,
+        s: &crate::scenario::Scenario,
+        settings: &crate::sensitivity::Settings,
+        runs: usize,
+        out: &Out,
+    ) -> Result<Vec<OutFile>> {
+        if self.no_charts {
+            return Ok(Vec::new());
+        }
+        let opts = self.options()?;
+        warn_missing(&charts::scenario_missing_glyphs(s, &opts), &opts, out);
+        charts::tornado::files(analysis, s, settings, runs, &opts)
     }
 
     /// The validated options (reads `--font`).

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::report::sweep_charts;
+use crate::report::charts::tornado;
 use crate::report::tables::fixed;
 use crate::scenario::{self, resolved};
 use crate::sensitivity::{self, Analysis, InputRecord, Method, Settings, sobol};
@@ -54,9 +54,8 @@ pub struct Args {
     /// Overwrite an existing directory that capsim did not write.
     #[arg(long)]
     pub force: bool,
-    /// A TrueType/OpenType font for the charts' text.
-    #[arg(long, value_name = "FILE")]
-    pub font: Option<PathBuf>,
+    #[command(flatten)]
+    pub charts: super::ChartArgs,
 }
 
 /// A total index whose 95 % interval is wider than this (full width) draws a warning.
@@ -84,7 +83,6 @@ struct SensitivityInfo {
     inputs: Vec<InputRecord>,
     threads: usize,
     wall_seconds: f64,
-    charts_have_text: bool,
     warnings: Vec<String>,
     notes: Vec<String>,
     outputs: Vec<String>,
@@ -114,7 +112,6 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     sensitivity::check(&settings)?;
     let dir = args.out.clone().unwrap_or_else(|| super::sweep::default_out(&args.scenario.scenario, "sensitivity"));
     output::prepare(&dir, args.force)?;
-    let text = sweep_charts::prepare_font(args.font.as_deref()).map_err(Error::Input)?;
     let threads = if args.threads == 0 { rayon::current_num_threads() } else { args.threads };
 
     let model = engine::compile(&s);
@@ -158,12 +155,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     }
 
     let mut files: Vec<output::OutFile> = vec![("indices.csv".into(), analysis.indices_csv().into_bytes())];
-    for a in 0..model.areas() {
-        let town = crate::report::tables::area_id(&model, a);
-        let png = sweep_charts::tornado_png(&analysis, a, text)
-            .map_err(|e| Error::Internal(format!("tornado chart for {town}: {e}")))?;
-        files.push((format!("tornado_{town}.png"), png));
-    }
+    files.extend(args.charts.sensitivity_files(&analysis, &s, &settings, runs, out)?);
     if args.export_samples {
         files.push(("samples_inputs.csv".into(), analysis.samples_inputs_csv().into_bytes()));
         files.push(("samples_outputs.csv".into(), analysis.samples_outputs_csv().into_bytes()));
@@ -200,7 +192,6 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         inputs: sensitivity::input_records(&model, &analysis.inputs),
         threads,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
-        charts_have_text: text,
         warnings,
         notes: s.notes.iter().map(|d| d.to_string()).collect(),
         outputs,
@@ -211,18 +202,14 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     output::write_atomic(&dir, &files, args.force)?;
 
     out.line(&console(&analysis, model.towns.len()));
-    if !text {
-        out.note(
-            "note: the charts have no text labels (no font is built in yet); pass --font FILE.ttf for labelled charts",
-        );
-    }
     out.line(&format!(
-        "{} analysis of {k} inputs, {runs} model runs, seed {}, {wall:.2} s; indices.csv and charts in {}",
+        "{} analysis of {k} inputs, {runs} model runs, seed {}, {wall:.2} s; indices.csv{} in {}",
         match method {
             Method::Sobol => "Sobol'",
             Method::Morris => "Morris",
         },
         settings.seed,
+        if args.charts.no_charts { "" } else { " and charts" },
         dir.display()
     ));
     Ok(())
@@ -242,7 +229,7 @@ fn console(an: &Analysis, all: usize) -> String {
         Method::Morris => "μ*",
     };
     let mut s = format!("All towns: leading inputs by {measure}:\n");
-    for o in sweep_charts::tornado_outputs(an, all) {
+    for o in tornado::tornado_outputs(an, all) {
         let top: Vec<String> = an
             .ranked(o)
             .into_iter()

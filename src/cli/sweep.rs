@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::report::{self, sweep_charts};
+use crate::report;
 use crate::scenario::{self, Diagnostics, ScenarioError, resolved, tree};
 use crate::sensitivity::sweep::{self, SweepResult, show};
 use crate::{Error, output};
@@ -39,9 +39,8 @@ pub struct Args {
     /// Overwrite an existing directory that capsim did not write.
     #[arg(long)]
     pub force: bool,
-    /// A TrueType/OpenType font for the charts' text.
-    #[arg(long, value_name = "FILE")]
-    pub font: Option<PathBuf>,
+    #[command(flatten)]
+    pub charts: super::ChartArgs,
 }
 
 /// What run.json records about a sweep.
@@ -61,7 +60,6 @@ struct SweepInfo {
     threads: usize,
     wall_seconds: f64,
     time_convention: String,
-    charts_have_text: bool,
     notes: Vec<String>,
     outputs: Vec<String>,
 }
@@ -105,7 +103,6 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let seed = args.seed.unwrap_or(base.settings.seed);
     let dir = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario, "sweep"));
     output::prepare(&dir, args.force)?;
-    let text = sweep_charts::prepare_font(args.font.as_deref()).map_err(Error::Input)?;
     let threads = if args.threads == 0 { rayon::current_num_threads() } else { args.threads };
     // Points run one after another, each with one aggregate per worker: the base scenario's
     // shape is the one to check, unless the horizon itself is swept.
@@ -126,11 +123,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         }
     })?;
     let mut files: Vec<output::OutFile> = vec![("sweep.csv".into(), result.csv().into_bytes())];
-    for (r, id) in result.resources.iter().enumerate() {
-        let png = sweep_charts::sweep_png(&result, r, text)
-            .map_err(|e| Error::Internal(format!("sweep chart for {id}: {e}")))?;
-        files.push((format!("sweep_{id}.png"), png));
-    }
+    files.extend(args.charts.sweep_files(&result, &base, out)?);
     let wall = started.elapsed().as_secs_f64();
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());
@@ -156,7 +149,6 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         threads,
         wall_seconds: (wall * 1000.0).round() / 1000.0,
         time_convention: report::TIME_CONVENTION.into(),
-        charts_have_text: text,
         notes: base.notes.iter().map(|d| d.to_string()).collect(),
         outputs,
     };
@@ -167,14 +159,10 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     if params.len() == 1 {
         out.line(&console(&result));
     }
-    if !text {
-        out.note(
-            "note: the charts have no text labels (no font is built in yet); pass --font FILE.ttf for labelled charts",
-        );
-    }
     out.line(&format!(
-        "{} points × {draws} draws, seed {seed}, {wall:.2} s; sweep.csv and charts in {}",
+        "{} points × {draws} draws, seed {seed}, {wall:.2} s; sweep.csv{} in {}",
         result.points.len(),
+        if args.charts.no_charts { "" } else { " and charts" },
         dir.display()
     ));
     Ok(())

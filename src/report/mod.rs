@@ -6,7 +6,6 @@ pub mod charts;
 pub mod html;
 pub mod lang;
 pub mod plan_report;
-pub mod sweep_charts;
 pub mod tables;
 
 use serde::Serialize;

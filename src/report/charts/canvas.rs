@@ -177,6 +177,9 @@ pub struct Canvas {
     font: ChartFont,
     /// Characters drawn that the font lacks (drawn as boxes).
     pub missing: BTreeSet<char>,
+    /// Every text drawn and its box `(x0, y0, x1, y1)`, in drawing order (tests check that no
+    /// two overlap and none is clipped: [`Canvas::text_problems`]).
+    pub text_boxes: Vec<(String, [f64; 4])>,
 }
 
 impl Canvas {
@@ -184,7 +187,7 @@ impl Canvas {
     pub fn new(width: u32, height: u32, font: &ChartFont) -> Canvas {
         let ss = SUPERSAMPLE;
         let buf = vec![255u8; (width * ss) as usize * (height * ss) as usize * 3];
-        Canvas { width, height, ss, buf, font: font.clone(), missing: BTreeSet::new() }
+        Canvas { width, height, ss, buf, font: font.clone(), missing: BTreeSet::new(), text_boxes: Vec::new() }
     }
 
     fn dev(&self, v: f64) -> i32 {
@@ -346,7 +349,9 @@ impl Canvas {
             VAlign::Bottom => y - DESCENT * em,
         };
         self.glyphs(text, em, x0, baseline, color, false);
-        (x0, baseline - ASCENT * em, x0 + w, baseline + DESCENT * em)
+        let b = (x0, baseline - ASCENT * em, x0 + w, baseline + DESCENT * em);
+        self.text_boxes.push((text.to_string(), [b.0, b.1, b.2, b.3]));
+        b
     }
 
     /// Draws `text` rotated a quarter turn counter-clockwise (reading upwards), centred on
@@ -356,6 +361,9 @@ impl Canvas {
         // In the rotated frame, "along" runs up the page and "baseline" is to the right of the
         // glyphs' tops: a baseline at x + MIDDLE·em centres the text on x.
         self.glyphs(text, em, y + w / 2.0, x + MIDDLE * em, color, true);
+        // Rotated, the glyphs' tops point left of the baseline x + MIDDLE·em, descenders right.
+        let base = x + MIDDLE * em;
+        self.text_boxes.push((text.to_string(), [base - ASCENT * em, y - w / 2.0, base + DESCENT * em, y + w / 2.0]));
     }
 
     /// Rasterises glyphs. Unrotated: pen starts at `(along, base)` = (x, baseline). Rotated:
@@ -407,6 +415,29 @@ impl Canvas {
                 }
             });
         }
+    }
+
+    /// Texts that overlap another text by more than `tolerance` pixels each way, or reach
+    /// outside the canvas: one line per problem (empty when the layout is clean).
+    pub fn text_problems(&self, tolerance: f64) -> Vec<String> {
+        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        let mut out = Vec::new();
+        for (i, (t, b)) in self.text_boxes.iter().enumerate() {
+            if t.trim().is_empty() {
+                continue;
+            }
+            if b[0] < -tolerance || b[1] < -tolerance || b[2] > w + tolerance || b[3] > h + tolerance {
+                out.push(format!("{t:?} at {b:?} is clipped by the {w}×{h} canvas"));
+            }
+            for (u, d) in &self.text_boxes[i + 1..] {
+                let dx = b[2].min(d[2]) - b[0].max(d[0]);
+                let dy = b[3].min(d[3]) - b[1].max(d[1]);
+                if dx > tolerance && dy > tolerance && !u.trim().is_empty() {
+                    out.push(format!("{t:?} at {b:?} overlaps {u:?} at {d:?}"));
+                }
+            }
+        }
+        out
     }
 
     /// The finished image: averaged down to logical size, encoded as PNG.

@@ -137,6 +137,58 @@ pub fn fit(c: &Canvas, text: &str, em: f64, width: f64) -> String {
     "…".into()
 }
 
+/// A dotted path (`capacity.songjiang.hospital_beds.projects.first_south_ii.delay`),
+/// shortened to fit `width` by replacing whole segments in its middle with "…" — the first
+/// segments (what and where) and the last ones (which number) are what a reader needs — or,
+/// if even that is too wide, by keeping its end.
+pub fn fit_path(c: &Canvas, path: &str, em: f64, width: f64) -> String {
+    if c.text_width(path, em) <= width {
+        return path.to_string();
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    let n = parts.len();
+    // Preference: the last two segments (which number, of what), then the first two (section
+    // and town or resource), then as many characters as fit.
+    let mut best: Option<((usize, usize, usize), String)> = None;
+    for head in 1..n {
+        for tail in 1..n - head {
+            let s = format!("{}…{}", parts[..head].join("."), parts[n - tail..].join("."));
+            let score = (tail.min(2), head.min(2), s.chars().count());
+            if c.text_width(&s, em) <= width && best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, s));
+            }
+        }
+    }
+    if let Some((_, s)) = best {
+        return s;
+    }
+    let chars: Vec<char> = path.chars().collect();
+    for k in (0..chars.len()).rev() {
+        let s: String = std::iter::once('…').chain(chars[chars.len() - k..].iter().copied()).collect();
+        if c.text_width(&s, em) <= width {
+            return s;
+        }
+    }
+    "…".into()
+}
+
+/// Ticks for an axis from `lo` to `hi` that is `px` pixels long: multiples of a nice step
+/// (whole numbers when `integral`) inside the range, spaced at least `min_gap` pixels apart.
+pub fn ticks(lo: f64, hi: f64, px: f64, min_gap: f64, integral: bool) -> (Vec<f64>, f64) {
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mut target = (px / min_gap.max(1.0)).floor().clamp(1.0, 10.0);
+    loop {
+        let step = nice_step(span, target, integral);
+        if step / span * px >= min_gap || target <= 1.0 {
+            let first = (lo / step - 1e-9).ceil() as i64;
+            let last = (hi / step + 1e-9).floor() as i64;
+            let ticks = (first..=last).map(|k| k as f64 * step).map(|v| if v == 0.0 { 0.0 } else { v }).collect();
+            return (ticks, step);
+        }
+        target -= 1.0;
+    }
+}
+
 /// Draws the title and the subtitle (wrapped) from the top margin; returns the y below them.
 pub fn header(c: &mut Canvas, title: &str, subtitle: &str) -> f64 {
     let width = f64::from(c.width) - 2.0 * MARGIN;
@@ -200,6 +252,59 @@ pub enum Key {
     Hatched(Rgb, Rgb),
     /// A span: a tick at its start, a bar, a diamond at its end (decision → opening).
     Span(Rgb),
+    /// A data series: a line of the given width with its marker in the middle.
+    Series(Rgb, f64, Marker),
+    /// A horizontal bar of the given height (a bar chart's series).
+    Bar(Rgb, f64),
+}
+
+/// A marker shape. With a colour it tells series apart without relying on colour alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marker {
+    /// A filled circle.
+    Circle,
+    /// A filled square.
+    Square,
+    /// A filled diamond.
+    Diamond,
+    /// A triangle pointing up.
+    TriangleUp,
+    /// A triangle pointing down.
+    TriangleDown,
+}
+
+impl Marker {
+    /// Every shape, in the order series take them.
+    pub const ALL: [Marker; 5] =
+        [Marker::Circle, Marker::Square, Marker::Diamond, Marker::TriangleUp, Marker::TriangleDown];
+}
+
+/// Draws a marker of about radius `r` centred on `(x, y)`, with a white rim so markers that
+/// sit on top of each other stay distinct.
+pub fn marker(c: &mut Canvas, m: Marker, x: f64, y: f64, r: f64, color: Rgb) {
+    let white = Rgb(255, 255, 255);
+    let rim = 1.5;
+    let shape = |c: &mut Canvas, r: f64, col: Rgb| match m {
+        Marker::Circle => c.dot(x, y, r, col),
+        Marker::Square => {
+            let h = r * 0.9;
+            c.fill_rect(x - h, y - h, x + h, y + h, col, 1.0);
+        }
+        Marker::Diamond => {
+            let d = r * 1.25;
+            c.polygon(&[(x, y - d), (x + d, y), (x, y + d), (x - d, y)], col, 1.0);
+        }
+        Marker::TriangleUp => {
+            let d = r * 1.2;
+            c.polygon(&[(x, y - d), (x + d, y + d * 0.75), (x - d, y + d * 0.75)], col, 1.0);
+        }
+        Marker::TriangleDown => {
+            let d = r * 1.2;
+            c.polygon(&[(x, y + d), (x + d, y - d * 0.75), (x - d, y - d * 0.75)], col, 1.0);
+        }
+    };
+    shape(c, r + rim, white);
+    shape(c, r, color);
 }
 
 const KEY_W: f64 = 34.0;
@@ -240,6 +345,11 @@ pub fn draw_key(c: &mut Canvas, key: Key, x: f64, ym: f64) {
             c.fill_rect(x + 2.0, ym - 1.5, x + KEY_W - 6.0, ym + 1.5, col, 1.0);
             c.diamond(x + KEY_W - 6.0, ym, 6.0, col, palette::BLACK);
         }
+        Key::Series(col, w, m) => {
+            c.line(&[(x, ym), (x + KEY_W, ym)], col, w);
+            marker(c, m, x + KEY_W / 2.0, ym, 5.0, col);
+        }
+        Key::Bar(col, h) => c.fill_rect(x, ym - h / 2.0, x + KEY_W, ym + h / 2.0, col, 1.0),
     }
 }
 
@@ -449,6 +559,18 @@ mod tests {
     }
 
     #[test]
+    fn ticks_are_nice_and_apart() {
+        let (t, step) = ticks(950_000.0, 1_250_000.0, 600.0, 90.0, false);
+        assert_eq!(step, 50_000.0);
+        assert_eq!(t, [950_000.0, 1_000_000.0, 1_050_000.0, 1_100_000.0, 1_150_000.0, 1_200_000.0, 1_250_000.0]);
+        let (t, step) = ticks(-0.1, 1.3, 300.0, 60.0, false);
+        assert!(t.windows(2).all(|w| (w[1] - w[0]) / 1.4 * 300.0 >= 60.0), "{t:?} {step}");
+        assert!(t.contains(&0.0) && t.iter().all(|v| (-0.1..=1.3).contains(v)));
+        let (t, _) = ticks(2020.0, 2035.0, 200.0, 50.0, true);
+        assert!(t.iter().all(|v| v.fract() == 0.0));
+    }
+
+    #[test]
     fn grids_suit_the_panels() {
         let area = Rect { x0: 0.0, y0: 0.0, x1: 1540.0, y1: 760.0 };
         assert_eq!(grid(6, area), (3, 2));
@@ -475,6 +597,12 @@ mod tests {
                 assert!(!l.ends_with(['（', '“']), "{width}: {lines:?}");
             }
         }
+        let path = "capacity.songjiang.sports_parks.projects.sports_park_songjiang.delay";
+        let short = fit_path(&c, path, 14.0, 340.0);
+        assert!(c.text_width(&short, 14.0) <= 340.0, "{short}");
+        assert!(short.starts_with("capacity.songjiang") && short.ends_with("sports_park_songjiang.delay"), "{short}");
+        assert_eq!(fit_path(&c, "key:policy", 14.0, 300.0), "key:policy");
+        assert!(c.text_width(&fit_path(&c, path, 14.0, 60.0), 14.0) <= 60.0);
         let s = fit(&c, "Community elderly-care floor area", 14.0, 100.0);
         assert!(s.ends_with('…') && c.text_width(&s, 14.0) <= 100.0);
     }

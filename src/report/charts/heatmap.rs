@@ -52,7 +52,11 @@ pub struct LegendBar {
 /// Draws the colour legend of P(shortfall) — the lead text, the white "0" swatch and the
 /// reversed-viridis bar with ticks at 0.2 steps — from the top `y`; it takes [`LEGEND_HEIGHT`].
 pub fn legend(c: &mut Canvas, lang: super::Lang, y: f64) -> LegendBar {
-    let lead = lang.t("P(shortfall):", "短缺概率：");
+    legend_with(c, lang.t("P(shortfall):", "短缺概率："), y)
+}
+
+/// [`legend`] with its own lead text (e.g. "P(shortfall by 2035):").
+pub fn legend_with(c: &mut Canvas, lead: &str, y: f64) -> LegendBar {
     let lx = frame::MARGIN;
     let bar_y = y + 4.0;
     let lead_w = c.text_width(lead, size::LEGEND);

@@ -1,5 +1,7 @@
 //! The PNG charts of a run (issue 5): population fans, age–sex pyramids, the shortfall
-//! heatmap, first-shortfall years and demand against capacity per resource.
+//! heatmap, first-shortfall years and demand against capacity per resource; and, on the same
+//! canvas and frame, the charts of `capsim sweep` ([`sweep`]) and `capsim sensitivity`
+//! ([`tornado`]).
 //!
 //! Every chart is drawn from [`data`], which reads the same aggregate, central variant and
 //! shortfall facts the CSV tables are written from; nothing here recomputes a statistic.
@@ -15,6 +17,8 @@ mod fan;
 pub mod frame;
 pub mod heatmap;
 mod pyramid;
+pub mod sweep;
+pub mod tornado;
 mod years;
 
 use std::collections::BTreeSet;
@@ -158,6 +162,20 @@ pub fn chart_files(t: &Tables, info: &ChartInfo, opts: &ChartOptions) -> Result<
 pub fn missing_glyphs(t: &Tables, opts: &ChartOptions) -> BTreeSet<char> {
     let code = opts.lang.code();
     let s = t.scenario;
+    let mut names: Vec<&str> = vec![s.name.get(code)];
+    names.extend(s.towns.iter().map(|x| x.name.get(code)));
+    for r in &s.resources {
+        names.push(r.name.get(code));
+        names.push(r.unit.get(code));
+    }
+    names.iter().flat_map(|n| n.chars()).filter(|c| !opts.font.has(*c)).collect()
+}
+
+/// Characters of a scenario's names (its own, its towns', its resources' and their units', in
+/// the chart language) that the chart font lacks. For the charts that are drawn from a
+/// scenario rather than a run's tables (sweep, sensitivity).
+pub fn scenario_missing_glyphs(s: &crate::scenario::Scenario, opts: &ChartOptions) -> BTreeSet<char> {
+    let code = opts.lang.code();
     let mut names: Vec<&str> = vec![s.name.get(code)];
     names.extend(s.towns.iter().map(|x| x.name.get(code)));
     for r in &s.resources {
