@@ -87,9 +87,12 @@ impl Aggregate {
             (&mut self.deaths, &block.deaths),
             (&mut self.migration, &block.migration),
         ] {
-            for (s, sk) in sketches.iter_mut().enumerate() {
+            for s in 0..sketches.len() {
+                if let Some(next) = sketches.get(s + 1) {
+                    next.prefetch();
+                }
                 block.gather(data, s, &mut buf);
-                sk.add_slice(&buf[..n]);
+                sketches[s].add_slice(&buf[..n]);
             }
         }
         let rows = model.rows;
@@ -100,6 +103,11 @@ impl Aggregate {
             first[..n].fill(rows);
             for row in 0..rows {
                 let i = s * rows + row;
+                if i + 1 < self.demand.len() {
+                    self.demand[i + 1].prefetch();
+                    self.capacity[i + 1].prefetch();
+                    self.gap[i + 1].prefetch();
+                }
                 block.gather(&block.demand, i, &mut buf);
                 block.gather(&block.capacity, i, &mut cap);
                 self.demand[i].add_slice(&buf[..n]);
@@ -238,13 +246,13 @@ const TILE: usize = 8;
 pub struct Block {
     lanes: usize,
     len: usize,
-    population: Vec<f64>,
-    groups: Vec<f64>,
-    demand: Vec<f64>,
-    capacity: Vec<f64>,
-    births: Vec<f64>,
-    deaths: Vec<f64>,
-    migration: Vec<f64>,
+    population: Vec<Tile>,
+    groups: Vec<Tile>,
+    demand: Vec<Tile>,
+    capacity: Vec<Tile>,
+    births: Vec<Tile>,
+    deaths: Vec<Tile>,
+    migration: Vec<Tile>,
     scratch: Vec<f64>,
     scratch2: Vec<f64>,
     first_row: Vec<usize>,
@@ -254,17 +262,17 @@ impl Block {
     /// A block of up to `lanes` draws for `model`.
     pub fn new(model: &Model, lanes: usize) -> Block {
         let shape = Aggregate::new(model);
-        let size = |series: usize| series.div_ceil(TILE) * TILE * lanes;
+        let size = |series: usize| series.div_ceil(TILE) * lanes;
         Block {
             lanes,
             len: 0,
-            population: vec![0.0; size(shape.population.len())],
-            groups: vec![0.0; size(shape.groups.len())],
-            demand: vec![0.0; size(shape.demand.len())],
-            capacity: vec![0.0; size(shape.capacity.len())],
-            births: vec![0.0; size(shape.births.len())],
-            deaths: vec![0.0; size(shape.deaths.len())],
-            migration: vec![0.0; size(shape.migration.len())],
+            population: vec![Tile::default(); size(shape.population.len())],
+            groups: vec![Tile::default(); size(shape.groups.len())],
+            demand: vec![Tile::default(); size(shape.demand.len())],
+            capacity: vec![Tile::default(); size(shape.capacity.len())],
+            births: vec![Tile::default(); size(shape.births.len())],
+            deaths: vec![Tile::default(); size(shape.deaths.len())],
+            migration: vec![Tile::default(); size(shape.migration.len())],
             scratch: vec![0.0; lanes],
             scratch2: vec![0.0; lanes],
             first_row: vec![0; lanes],
@@ -288,27 +296,65 @@ impl Block {
             (&mut self.deaths, &out.deaths),
             (&mut self.migration, &out.migration),
         ] {
-            let full = src.len() / TILE;
-            for t in 0..full {
-                let at = (t * lanes + lane) * TILE;
-                // A constant length, so the copy is inlined (not a call to memmove).
-                dst[at..at + TILE].copy_from_slice(&src[t * TILE..t * TILE + TILE]);
+            let mut tiles = src.chunks_exact(TILE);
+            for (t, tile) in tiles.by_ref().enumerate() {
+                store_tile(&mut dst[t * lanes + lane], tile);
             }
-            let at = (full * lanes + lane) * TILE;
-            for (k, v) in src[full * TILE..].iter().enumerate() {
-                dst[at + k] = *v;
+            let rest = tiles.remainder();
+            if !rest.is_empty() {
+                dst[(src.len() / TILE) * lanes + lane].0[..rest.len()].copy_from_slice(rest);
             }
         }
+        store_fence();
         self.len += 1;
     }
 
     /// The lanes of series `s` into `buf`.
-    fn gather(&self, data: &[f64], s: usize, buf: &mut [f64]) {
+    fn gather(&self, data: &[Tile], s: usize, buf: &mut [f64]) {
         let (t, k) = (s / TILE, s % TILE);
-        let base = t * self.lanes * TILE + k;
-        for (lane, x) in buf[..self.len].iter_mut().enumerate() {
-            *x = data[base + lane * TILE];
+        let tiles = &data[t * self.lanes..t * self.lanes + self.len];
+        for (x, tile) in buf[..self.len].iter_mut().zip(tiles) {
+            *x = tile.0[k];
         }
+    }
+}
+
+/// One lane's values of 8 consecutive series: one cache line.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
+pub struct Tile([f64; TILE]);
+
+/// Writes a draw's 8 values into a block's tile. On x86-64 with non-temporal stores: a block
+/// (about 26 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
+/// would first read every line they write from memory; these write the whole line without
+/// reading it, which halves the memory traffic of filling the block.
+#[inline(always)]
+fn store_tile(dst: &mut Tile, src: &[f64]) {
+    let src: &[f64; TILE] = src.try_into().expect("a whole tile");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `dst` is a valid, exclusively borrowed, 64-byte-aligned tile (so every 16-byte
+    // store below is aligned and in bounds); `src` is 8 readable f64s (unaligned loads).
+    // Non-temporal stores are weakly ordered, which `store_fence` settles after each draw.
+    unsafe {
+        use std::arch::x86_64::{_mm_loadu_pd, _mm_stream_pd};
+        let (d, s) = (dst.0.as_mut_ptr(), src.as_ptr());
+        for j in (0..TILE).step_by(2) {
+            _mm_stream_pd(d.add(j), _mm_loadu_pd(s.add(j)));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        dst.0 = *src;
+    }
+}
+
+/// Orders the non-temporal stores of [`store_tile`] before everything that follows.
+#[inline(always)]
+fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a store fence has no preconditions.
+    unsafe {
+        std::arch::x86_64::_mm_sfence();
     }
 }
 

@@ -91,6 +91,20 @@ impl Hist {
             + self.highs.capacity() * PAGE * 4
     }
 
+    /// Asks the CPU to start loading this histogram's page table and pages (at most 48 cache
+    /// lines) into cache, so that the next series' updates do not wait on memory one dependent
+    /// load at a time: the aggregation visits 12,000+ histograms per block, which do not fit in
+    /// cache, and is otherwise bound by these misses.
+    #[inline]
+    fn prefetch(&self) {
+        for line in self.table.chunks(16).take(8) {
+            prefetch(line.as_ptr().cast());
+        }
+        for page in self.pages.iter().take(40) {
+            prefetch(std::ptr::from_ref(page).cast());
+        }
+    }
+
     /// Adds `n` to bucket `k` of page `pi`, carrying above 16 bits.
     #[inline]
     fn bump(&mut self, pi: usize, k: usize, n: u64) {
@@ -231,6 +245,19 @@ impl Hist {
     }
 }
 
+/// A hint to load the cache line holding `p` (no effect where the target has no such hint).
+#[inline(always)]
+fn prefetch(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults, whatever the address, and changes no
+    // memory. `p` points into a live allocation anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Histograms are stored as their non-zero buckets in key order, each key as its distance
 /// from the previous one (small numbers: compact in a varint encoding).
 impl Serialize for Hist {
@@ -342,6 +369,12 @@ impl Sketch {
     #[inline]
     fn shift(&self) -> u32 {
         52 - u32::from(self.bits.clamp(1, 20))
+    }
+
+    /// Starts loading this sketch's histogram into cache (call it one series ahead).
+    #[inline]
+    pub fn prefetch(&self) {
+        self.pos.prefetch();
     }
 
     /// Adds one value (must be finite).
