@@ -69,20 +69,26 @@ pub fn ink(d: &Decoded) -> (f64, usize) {
     (inked as f64 / n as f64, colours.len())
 }
 
+/// Checks one PNG: its width, a height of at least `size.1` when the chart `grows` (a row per
+/// town × resource) and exactly `size.1` otherwise, and that it is not (nearly) blank.
+pub fn check_png(name: &str, bytes: &[u8], size: (u32, u32), grows: bool) {
+    let d = decode(bytes);
+    assert_eq!(d.width, size.0, "{name} width");
+    if grows {
+        assert!(d.height >= size.1, "{name} height {}", d.height);
+    } else {
+        assert_eq!(d.height, size.1, "{name} height");
+    }
+    let (share, colours) = ink(&d);
+    assert!(share > 0.01, "{name} is (nearly) blank: {share}");
+    assert!(colours > 20, "{name} has only {colours} colours");
+}
+
 fn check_pngs(dir: &Path, names: &[String], size: (u32, u32)) {
     for name in names {
         let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let d = decode(&bytes);
-        assert_eq!(d.width, size.0, "{name} width");
         // Charts with a row per town × resource may grow taller, never shorter.
-        if name.starts_with("shortfall_") {
-            assert!(d.height >= size.1, "{name} height {}", d.height);
-        } else {
-            assert_eq!(d.height, size.1, "{name} height");
-        }
-        let (share, colours) = ink(&d);
-        assert!(share > 0.01, "{name} is (nearly) blank: {share}");
-        assert!(colours > 20, "{name} has only {colours} colours");
+        check_png(name, &bytes, size, name.starts_with("shortfall_"));
     }
 }
 

@@ -15,7 +15,7 @@ use capsim::report::{Lang, charts};
 use capsim::scenario::{self, Diagnostics, tree};
 use capsim::sensitivity::{self, Method, Settings, sobol, sweep};
 
-use crate::charts::{decode, ink};
+use crate::charts::check_png;
 use crate::sensitivity::{fixture, rows};
 use crate::util::{Workdir, scenario};
 
@@ -61,16 +61,7 @@ fn bytes(w: &Workdir, dir: &str, name: &str) -> Vec<u8> {
 /// `grows`), and that it is not blank.
 fn check_pngs(w: &Workdir, dir: &str, size: (u32, u32), grows: bool) {
     for name in pngs(w, dir) {
-        let d = decode(&bytes(w, dir, &name));
-        assert_eq!(d.width, size.0, "{dir}/{name} width");
-        if grows {
-            assert!(d.height >= size.1, "{dir}/{name} height {}", d.height);
-        } else {
-            assert_eq!(d.height, size.1, "{dir}/{name} height");
-        }
-        let (share, colours) = ink(&d);
-        assert!(share > 0.01, "{dir}/{name} is (nearly) blank: {share}");
-        assert!(colours > 20, "{dir}/{name} has only {colours} colours");
+        check_png(&format!("{dir}/{name}"), &bytes(w, dir, &name), size, grows);
     }
 }
 
