@@ -33,7 +33,7 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
         ws.tfr[i] = v(t.tfr0);
     }
 
-    record_row(model, values, ws, 0);
+    record_row(model, ws, 0);
 
     let (delta, sigma_k) = (v(model.delta), v(model.sigma_k));
     let c = v(model.correlation);
@@ -67,26 +67,37 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             let mut deaths = 0.0;
             for sex in 0..2 {
                 let (p, s, n, h) = (&pop[sex], &surv[sex], &mut next[sex], &ws.h[i][sex]);
-                for x in 0..OMEGA - 1 {
-                    n[x + 1] = p[x] * s[x];
+                // One pass over exact-length slices (no bounds checks, so it vectorises): the
+                // survivors p·s aged one year on, plus migrants. A plain comparison, not
+                // `f64::max` (values are finite): it vectorises.
+                for (((n, &p), &s), &h) in n[1..OMEGA].iter_mut().zip(&p[..OMEGA - 1]).zip(&s[..OMEGA - 1]).zip(&h[1..OMEGA])
+                {
+                    let q = p * s + net * h;
+                    *n = if q > 0.0 { q } else { 0.0 };
                 }
-                n[OMEGA] = p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA];
+                let q = (p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA]) + net * h[OMEGA];
+                n[OMEGA] = if q > 0.0 { q } else { 0.0 };
                 deaths += sum_products_complement(p, s);
-                for x in 1..AGES {
-                    // A plain comparison, not `f64::max` (values are finite): it vectorises.
-                    let q = n[x] + net * h[x];
-                    n[x] = if q > 0.0 { q } else { 0.0 };
-                }
             }
 
             // Births with exposure ½(start + end) of women 15–49 (after the floor).
             let tfr = ws.tfr[i];
             let g = &ws.g[i];
             // Four accumulators: independent chains (fixed order, so deterministic).
+            // Age 15 + j goes to accumulator j mod 4 (the three ages past the last full chunk to
+            // accumulators 0–2).
             let mut acc = [0.0; 4];
-            for (j, gj) in g.iter().enumerate() {
-                let x = FERTILE_MIN + j;
-                acc[j % 4] += gj * (pop[FEMALE][x] + next[FEMALE][x]);
+            let fertile = FERTILE_MIN..FERTILE_MIN + FERTILE_AGES;
+            let (start, end) = (&pop[FEMALE][fertile.clone()], &next[FEMALE][fertile]);
+            let (gc, sc, ec) = (g.chunks_exact(4), start.chunks_exact(4), end.chunks_exact(4));
+            let rest = gc.remainder().iter().zip(sc.remainder()).zip(ec.remainder());
+            for ((g, s), e) in gc.zip(sc).zip(ec) {
+                for j in 0..4 {
+                    acc[j] += g[j] * (s[j] + e[j]);
+                }
+            }
+            for (a, ((g, s), e)) in acc.iter_mut().zip(rest) {
+                *a += g * (s + e);
             }
             let births = tfr * 0.5 * ((acc[0] + acc[1]) + (acc[2] + acc[3]));
             let srb = v(t.srb);
@@ -112,125 +123,144 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             let tfr = ws.tfr[i];
             ws.tfr[i] = (tfr + v(t.phi) * (v(t.tfr_star) - tfr) + v(t.sigma_f) * eps_f).clamp(0.1, 4.0);
         }
-        record_row(model, values, ws, row);
+        record_row(model, ws, row);
         for i in 0..nt {
             ws.out.migration[i * steps + step] += ws.total[i];
         }
     }
 
-    // "All": sums within the draw.
     let out = &mut ws.out;
-    for step in 0..steps {
-        let (mut b, mut d, mut m) = (0.0, 0.0, 0.0);
-        for i in 0..nt {
-            b += out.births[i * steps + step];
-            d += out.deaths[i * steps + step];
-            m += out.migration[i * steps + step];
-        }
-        out.births[nt * steps + step] = b;
-        out.deaths[nt * steps + step] = d;
-        out.migration[nt * steps + step] = m;
-    }
     capacity(model, values, out);
-    check_finite(model, values, out)
+    demand(model, values, ws);
+    // "All": sums over the towns within the draw, each element from 0 in town order.
+    let out = &mut ws.out;
+    let (rows, ng, nr) = (model.rows, model.groups.len(), model.resources.len());
+    sum_areas(&mut out.population, nt, rows);
+    sum_areas(&mut out.groups, nt, rows * 2 * ng);
+    sum_areas(&mut out.demand, nt, nr * rows);
+    sum_areas(&mut out.capacity, nt, nr * rows);
+    sum_areas(&mut out.births, nt, steps);
+    sum_areas(&mut out.deaths, nt, steps);
+    sum_areas(&mut out.migration, nt, steps);
+    check_finite(model, values, &ws.out)
 }
 
-/// Population, groups and demand of one row, for every town and "all".
-fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
+/// `x[nt·len..]`, the "all" block, becomes the sum of the `nt` town blocks of `len` before it,
+/// each element summed from 0 in town order. Block by block, so the additions vectorise.
+fn sum_areas(x: &mut [f64], nt: usize, len: usize) {
+    let (towns, all) = x.split_at_mut(nt * len);
+    let all = &mut all[..len];
+    all.fill(0.0);
+    for town in towns.chunks_exact(len) {
+        for (a, t) in all.iter_mut().zip(town) {
+            *a += t;
+        }
+    }
+}
+
+/// Population and age groups of one row, for every town. The sums over towns and the demand
+/// are made once the projection is done, for all rows at once ([`demand`], [`sum_areas`]).
+fn record_row(model: &Model, ws: &mut Workspace, row: usize) {
     let rows = model.rows;
-    let nt = model.towns.len();
+    let ng = model.groups.len();
+    let extra = &model.groups[21..];
+    for (i, p) in ws.pop.iter().enumerate() {
+        // Straight into the town's `[sex][group]` block of this row.
+        let gs = &mut ws.out.groups[(i * rows + row) * 2 * ng..(i * rows + row + 1) * 2 * ng];
+        // Five-year groups as independent short sums (no loop-carried chain), the service
+        // bands over their ranges; the town's total from the five-year groups.
+        for (ps, gs) in p.iter().zip(gs.chunks_exact_mut(ng)) {
+            for (g, c) in gs[..20].iter_mut().zip(ps.chunks_exact(5)) {
+                *g = ((c[0] + c[1]) + (c[2] + c[3])) + c[4];
+            }
+            gs[20] = ps[OMEGA];
+            for (g, band) in gs[21..].iter_mut().zip(extra) {
+                *g = sum4(&ps[band.lo..=band.hi]);
+            }
+        }
+        let total = sum4(&gs[..21]) + sum4(&gs[ng..ng + 21]);
+        ws.total[i] = total;
+        ws.out.population[i * rows + row] = total;
+    }
+}
+
+/// Demand of every town, resource and row (MODEL §4), from the population and groups recorded.
+/// Resources go in an order where each derived one follows its source.
+fn demand(model: &Model, values: &[f64], ws: &mut Workspace) {
+    let rows = model.rows;
     let nr = model.resources.len();
     let ng = model.groups.len();
     let nb = model.bands.len();
     let v = |s: Slot| values[s as usize];
     let out = &mut ws.out;
-    let all = nt;
-    out.population[all * rows + row] = 0.0;
-    for sex in 0..2 {
-        for gi in 0..ng {
-            out.groups[((all * rows + row) * 2 + sex) * ng + gi] = 0.0;
-        }
-    }
-    for i in 0..nt {
-        let p = &ws.pop[i];
-        // Five-year groups as independent short sums (no loop-carried chain), the service
-        // bands over their ranges; the town's total from the five-year groups.
-        for sex in 0..2 {
-            let ps = &p[sex];
-            let gs = &mut ws.gsum[sex * ng..(sex + 1) * ng];
-            for k in 0..20 {
-                let b = 5 * k;
-                gs[k] = ((ps[b] + ps[b + 1]) + (ps[b + 2] + ps[b + 3])) + ps[b + 4];
+    // Each band's population by row: all ages is the total, the others female + male of the
+    // band's group.
+    for (i, bands) in ws.band_rows.chunks_exact_mut(nb * rows).enumerate() {
+        let (all_ages, bands) = bands.split_at_mut(rows);
+        all_ages.copy_from_slice(&out.population[i * rows..(i + 1) * rows]);
+        let groups = &out.groups[i * rows * 2 * ng..(i + 1) * rows * 2 * ng];
+        for (band, &gi) in bands.chunks_exact_mut(rows).zip(&model.band_group[1..]) {
+            for (b, g) in band.iter_mut().zip(groups.chunks_exact(2 * ng)) {
+                *b = g[gi] + g[ng + gi];
             }
-            gs[20] = ps[OMEGA];
-            for (gi, g) in model.groups.iter().enumerate().skip(21) {
-                gs[gi] = sum4(&ps[g.lo..=g.hi]);
-            }
-        }
-        let total = sum4(&ws.gsum[..21]) + sum4(&ws.gsum[ng..ng + 21]);
-        ws.total[i] = total;
-        out.population[i * rows + row] = total;
-        out.population[all * rows + row] += total;
-        for sex in 0..2 {
-            let base = (i * rows + row) * 2 + sex;
-            let abase = (all * rows + row) * 2 + sex;
-            for gi in 0..ng {
-                let s = ws.gsum[sex * ng + gi];
-                out.groups[base * ng + gi] = s;
-                out.groups[abase * ng + gi] += s;
-            }
-        }
-        ws.band_sum[i * nb] = total;
-        for bi in 1..nb {
-            let gi = model.band_group[bi];
-            ws.band_sum[i * nb + bi] = ws.gsum[gi] + ws.gsum[ng + gi];
         }
     }
     for &r in &model.resource_order {
         let res = &model.resources[r];
-        let mut sum = 0.0;
-        for i in 0..nt {
-            let raw = match &res.rules[i] {
+        for (i, rule) in res.rules.iter().enumerate() {
+            let at = (i * nr + r) * rows;
+            match rule {
                 RuleModel::PerCapita { band, rate, factors, per, per_1000, changes } => {
                     // Demand per resident of the band, recomputed only where the standard changes.
-                    let c = &mut ws.coef[r * nt + i];
-                    if changes[row] {
-                        let mut rt = 1.0;
-                        for f in 0..*factors {
-                            rt *= v(rate[f * rows + row]);
+                    let mut c = 0.0;
+                    for (row, coef) in ws.coef_rows.iter_mut().enumerate() {
+                        if changes[row] {
+                            let mut rt = 1.0;
+                            for f in 0..*factors {
+                                rt *= v(rate[f * rows + row]);
+                            }
+                            c = if *per_1000 { rt * v(per[row]) / 1000.0 } else { rt / v(per[row]) };
                         }
-                        *c = if *per_1000 { rt * v(per[row]) / 1000.0 } else { rt / v(per[row]) };
+                        *coef = c;
                     }
-                    *c * ws.band_sum[i * nb + band]
+                    let band = &ws.band_rows[(i * nb + band) * rows..(i * nb + band + 1) * rows];
+                    for ((d, c), b) in out.demand[at..at + rows].iter_mut().zip(&ws.coef_rows).zip(band) {
+                        *d = c * b;
+                    }
                 }
                 RuleModel::AdminUnits { from_row } => {
-                    if row >= *from_row {
-                        model.towns[i].streets[row]
-                    } else {
-                        0.0
+                    let streets = &model.towns[i].streets;
+                    for (row, d) in out.demand[at..at + rows].iter_mut().enumerate() {
+                        *d = if row >= *from_row { streets[row] } else { 0.0 };
                     }
                 }
                 RuleModel::CoverageShare { share, from_row } => {
-                    if row >= *from_row {
-                        ceil_units(v(*share) * model.towns[i].streets[row])
-                    } else {
-                        0.0
+                    let streets = &model.towns[i].streets;
+                    for (row, d) in out.demand[at..at + rows].iter_mut().enumerate() {
+                        *d = if row >= *from_row { ceil_units(v(*share) * streets[row]) } else { 0.0 };
                     }
                 }
                 RuleModel::FixedMin { value, from_row } => {
-                    if row >= *from_row {
-                        v(*value)
-                    } else {
-                        0.0
+                    for (row, d) in out.demand[at..at + rows].iter_mut().enumerate() {
+                        *d = if row >= *from_row { v(*value) } else { 0.0 };
                     }
                 }
-                RuleModel::Derived { of, per } => out.demand[(i * nr + of) * rows + row] / v(per[row]),
-            };
-            let d = if res.ceil { ceil_units(raw) } else { raw };
-            out.demand[(i * nr + r) * rows + row] = d;
-            sum += d;
+                RuleModel::Derived { of, per } => {
+                    // The source is another resource of the same town (validation rules out
+                    // cycles, so never this one): copied out to borrow the row mutably.
+                    let src = (i * nr + of) * rows;
+                    ws.coef_rows.copy_from_slice(&out.demand[src..src + rows]);
+                    for ((d, s), p) in out.demand[at..at + rows].iter_mut().zip(&ws.coef_rows).zip(per) {
+                        *d = s / v(*p);
+                    }
+                }
+            }
+            if res.ceil {
+                for d in &mut out.demand[at..at + rows] {
+                    *d = ceil_units(*d);
+                }
+            }
         }
-        out.demand[(all * nr + r) * rows + row] = sum;
     }
 }
 
@@ -315,17 +345,15 @@ pub fn sum4(x: &[f64]) -> f64 {
 #[inline]
 fn sum_products_complement(p: &[f64; AGES], s: &[f64; AGES]) -> f64 {
     let mut acc = [0.0; 4];
-    let mut x = 0;
-    while x + 4 <= AGES {
-        for j in 0..4 {
-            acc[j] += p[x + j] * (1.0 - s[x + j]);
-        }
-        x += 4;
-    }
+    let (pc, sc) = (p.chunks_exact(4), s.chunks_exact(4));
     let mut tail = 0.0;
-    while x < AGES {
-        tail += p[x] * (1.0 - s[x]);
-        x += 1;
+    for (p, s) in pc.remainder().iter().zip(sc.remainder()) {
+        tail += p * (1.0 - s);
+    }
+    for (p, s) in pc.zip(sc) {
+        for j in 0..4 {
+            acc[j] += p[j] * (1.0 - s[j]);
+        }
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
@@ -355,16 +383,12 @@ pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
     planned_row.saturating_add(d.min(1e6) as i64)
 }
 
+/// Capacity of every town, resource and row (MODEL §5).
 fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
     let rows = model.rows;
     let nt = model.towns.len();
     let nr = model.resources.len();
     let v = |s: Slot| values[s as usize];
-    for r in 0..nr {
-        for row in 0..rows {
-            out.capacity[(nt * nr + r) * rows + row] = 0.0;
-        }
-    }
     for i in 0..nt {
         for r in 0..nr {
             let c = &model.capacity[i * nr + r];
@@ -379,10 +403,6 @@ fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
                 for row in open.max(0)..rows as i64 {
                     out.capacity[off + row as usize] += amount;
                 }
-            }
-            for row in 0..rows {
-                let x = out.capacity[off + row];
-                out.capacity[(nt * nr + r) * rows + row] += x;
             }
         }
     }

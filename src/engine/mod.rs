@@ -354,12 +354,11 @@ pub struct Workspace {
     pub(crate) pop: Vec<[[f64; AGES]; 2]>,
     pub(crate) next: Vec<[[f64; AGES]; 2]>,
     pub(crate) tfr: Vec<f64>,
-    pub(crate) band_sum: Vec<f64>,
     pub(crate) total: Vec<f64>,
-    /// Group sums of one town, `[sex][group]`.
-    pub(crate) gsum: Vec<f64>,
-    /// Demand per resident of the band, `[resource * towns + town]`, for the current schedule step.
-    pub(crate) coef: Vec<f64>,
+    /// Population of each demand band, `[town][band][row]`.
+    pub(crate) band_rows: Vec<f64>,
+    /// One rule's demand per resident by row (or a derived rule's source demand).
+    pub(crate) coef_rows: Vec<f64>,
     /// The last draw's results.
     pub out: DrawOutput,
 }
@@ -378,10 +377,9 @@ impl Workspace {
             pop: vec![[[0.0; AGES]; 2]; nt],
             next: vec![[[0.0; AGES]; 2]; nt],
             tfr: vec![0.0; nt],
-            band_sum: vec![0.0; nt * m.bands.len()],
             total: vec![0.0; nt],
-            gsum: vec![0.0; 2 * m.groups.len()],
-            coef: vec![0.0; nr * nt],
+            band_rows: vec![0.0; nt * m.bands.len() * m.rows],
+            coef_rows: vec![0.0; m.rows],
             out: DrawOutput {
                 population: vec![0.0; a * m.rows],
                 groups: vec![0.0; a * m.rows * 2 * m.groups.len()],
