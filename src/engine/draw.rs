@@ -17,6 +17,29 @@ pub struct NonFinite {
 /// Runs one draw from `values` (every slot) and `shocks` (`[series][step]` standard normals),
 /// leaving the results in `ws.out`.
 pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { simulate_draw_avx2(model, values, shocks, ws) };
+        }
+    }
+    simulate_draw_body(model, values, shocks, ws)
+}
+
+/// The draw compiled for AVX2: the cohort loops, sums and checks run four doubles to a vector
+/// instead of two. The same operations as the portable build (AVX2 brings no fused
+/// multiply–add, and no sum changes order), so the same results to the bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn simulate_draw_avx2(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
+    simulate_draw_body(model, values, shocks, ws)
+}
+
+/// The draw itself; everything it calls per step is inlined, so it is compiled for the
+/// instruction set of its caller.
+#[inline(always)]
+fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
     let steps = model.steps();
     let nt = model.towns.len();
     let v = |s: Slot| values[s as usize];
@@ -147,6 +170,7 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
 
 /// `x[nt·len..]`, the "all" block, becomes the sum of the `nt` town blocks of `len` before it,
 /// each element summed from 0 in town order. Block by block, so the additions vectorise.
+#[inline(always)]
 fn sum_areas(x: &mut [f64], nt: usize, len: usize) {
     let (towns, all) = x.split_at_mut(nt * len);
     let all = &mut all[..len];
@@ -160,6 +184,7 @@ fn sum_areas(x: &mut [f64], nt: usize, len: usize) {
 
 /// Population and age groups of one row, for every town. The sums over towns and the demand
 /// are made once the projection is done, for all rows at once ([`demand`], [`sum_areas`]).
+#[inline(always)]
 fn record_row(model: &Model, ws: &mut Workspace, row: usize) {
     let rows = model.rows;
     let ng = model.groups.len();
@@ -186,6 +211,7 @@ fn record_row(model: &Model, ws: &mut Workspace, row: usize) {
 
 /// Demand of every town, resource and row (MODEL §4), from the population and groups recorded.
 /// Resources go in an order where each derived one follows its source.
+#[inline(always)]
 fn demand(model: &Model, values: &[f64], ws: &mut Workspace) {
     let rows = model.rows;
     let nr = model.resources.len();
@@ -323,7 +349,7 @@ pub(crate) fn fixed_schedules(model: &Model, values: &[f64], ws: &mut Workspace)
 
 /// A sum with four accumulators: a fixed order (so deterministic), and four times shorter
 /// dependency chains than a plain left-to-right sum.
-#[inline]
+#[inline(always)]
 pub fn sum4(x: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let chunks = x.chunks_exact(4);
@@ -342,7 +368,7 @@ pub fn sum4(x: &[f64]) -> f64 {
 }
 
 /// `Σ p_x (1 − s_x)`, with four accumulators.
-#[inline]
+#[inline(always)]
 fn sum_products_complement(p: &[f64; AGES], s: &[f64; AGES]) -> f64 {
     let mut acc = [0.0; 4];
     let (pc, sc) = (p.chunks_exact(4), s.chunks_exact(4));
@@ -384,6 +410,7 @@ pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
 }
 
 /// Capacity of every town, resource and row (MODEL §5).
+#[inline(always)]
 fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
     let rows = model.rows;
     let nt = model.towns.len();
@@ -408,10 +435,18 @@ fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
     }
 }
 
+/// Results at or beyond this magnitude count as non-finite.
+const LIMIT: f64 = 1e15;
+
+/// NaN, or out of range (at or beyond [`LIMIT`], infinities included).
+#[inline(always)]
+fn out_of_range(v: f64) -> bool {
+    v.is_nan() | (v.abs() >= LIMIT)
+}
+
 /// Stops the run if anything went NaN, infinite or beyond 1e15, naming the inputs that feed it.
+#[inline(always)]
 fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), NonFinite> {
-    const LIMIT: f64 = 1e15;
-    let out_of_range = |v: f64| v.is_nan() | (v.abs() >= LIMIT);
     // Independent comparisons OR-ed together vectorise; a running sum would be one long chain.
     // Beyond 1e15 a number is as wrong as an infinite one (and would overflow the exact sums).
     let all_finite = |x: &[f64]| {
@@ -435,6 +470,13 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
     {
         return Ok(());
     }
+    Err(locate_non_finite(model, values, out))
+}
+
+/// Which result went out of range, and the inputs that feed it (off the hot path).
+#[cold]
+#[inline(never)]
+fn locate_non_finite(model: &Model, values: &[f64], out: &DrawOutput) -> NonFinite {
     let rows = model.rows;
     let nr = model.resources.len();
     let named = |slots: &[Slot]| -> Vec<(String, f64)> {
@@ -451,10 +493,10 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                 slots.push(t.k[row.max(1)]);
                 slots.push(t.rho[row.max(1)]);
                 slots.push(t.n_fix[row.max(1)]);
-                return Err(NonFinite {
+                return NonFinite {
                     what: format!("the population of town {} in {}", t.id, model.year(row)),
                     inputs: named(&slots),
-                });
+                };
             }
         }
         for r in 0..nr {
@@ -469,7 +511,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                         RuleModel::Derived { per, .. } => per.clone(),
                         RuleModel::AdminUnits { .. } => vec![],
                     };
-                    return Err(NonFinite {
+                    return NonFinite {
                         what: format!(
                             "the demand for {} in town {} in {}",
                             model.resources[r].id,
@@ -477,7 +519,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                             model.year(row)
                         ),
                         inputs: named(&slots),
-                    });
+                    };
                 }
                 if out_of_range(c) {
                     let cm = &model.capacity[i * nr + r];
@@ -485,7 +527,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                     for p in &cm.projects {
                         slots.push(p.amount);
                     }
-                    return Err(NonFinite {
+                    return NonFinite {
                         what: format!(
                             "the capacity of {} in town {} in {}",
                             model.resources[r].id,
@@ -493,12 +535,12 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                             model.year(row)
                         ),
                         inputs: named(&slots),
-                    });
+                    };
                 }
             }
         }
     }
-    Err(NonFinite { what: "a result".into(), inputs: vec![] })
+    NonFinite { what: "a result".into(), inputs: vec![] }
 }
 
 #[cfg(test)]
