@@ -314,12 +314,19 @@ pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, 
     }
     for (i, t) in model.towns.iter().enumerate() {
         if !only_random || t.fertility_random {
-            ws.g[i] = match &t.fertility {
-                FertilityModel::Gamma { mean_age, sd_age } => schedule::gamma_fertility(v(*mean_age), v(*sd_age)),
-                FertilityModel::Table(g) => **g,
+            ws.g[i] = match (t.fertility_same_as, &t.fertility) {
+                (Some(j), _) => ws.g[j],
+                (None, FertilityModel::Gamma { mean_age, sd_age }) => {
+                    schedule::gamma_fertility(v(*mean_age), v(*sd_age))
+                }
+                (None, FertilityModel::Table(g)) => **g,
             };
         }
         if !only_random || t.profile_random {
+            if let Some(j) = t.profile_same_as {
+                ws.h[i] = ws.h[j];
+                continue;
+            }
             let h = match &t.profile {
                 ProfileModel::RogersCastro(p) => schedule::rogers_castro(&RogersCastro {
                     a1: v(p[0]),

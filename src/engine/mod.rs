@@ -160,6 +160,9 @@ pub struct TownModel {
     pub fertility: FertilityModel,
     /// The fertility schedule has a random parameter (recomputed every draw).
     pub fertility_random: bool,
+    /// An earlier town whose fertility schedule has the same slots (towns that inherit the
+    /// city's schedule): a draw copies it instead of recomputing it.
+    pub fertility_same_as: Option<usize>,
     /// K in force in the step into each row (`[row]`, row 0 unused).
     pub k: Vec<Slot>,
     /// ρ by row.
@@ -174,6 +177,9 @@ pub struct TownModel {
     pub female_share: Slot,
     /// The migrant profile or the female share is random (recomputed every draw).
     pub profile_random: bool,
+    /// An earlier town whose migrant profile and female share have the same slots: a draw
+    /// copies it instead of recomputing it.
+    pub profile_same_as: Option<usize>,
     /// Streets/towns by row.
     pub streets: Vec<f64>,
 }
@@ -208,7 +214,7 @@ pub enum SexMortalityModel {
 }
 
 /// Fertility schedule, compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FertilityModel {
     /// Gamma from slots.
     Gamma {
@@ -222,7 +228,7 @@ pub enum FertilityModel {
 }
 
 /// Migrant profile, compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ProfileModel {
     /// Rogers–Castro from slots: a1, α1, a2, α2, μ2, λ2, c.
     RogersCastro([Slot; 7]),
