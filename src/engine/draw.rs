@@ -86,22 +86,20 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
             let eta = sqrt_c * z_city + sqrt_1c * z_town;
             let net = v(t.rho[row]) * (v(t.k[row]) - pop_start) * (1.0 + v(t.sigma_m) * eta).max(0.0) + v(t.n_fix[row]);
 
-            // Survivors, then migrants, floored at 0 (MODEL §8.3).
-            let mut deaths = 0.0;
-            for sex in 0..2 {
-                let (p, s, n, h) = (&pop[sex], &surv[sex], &mut next[sex], &ws.h[i][sex]);
-                // One pass over exact-length slices (no bounds checks, so it vectorises): the
-                // survivors p·s aged one year on, plus migrants. A plain comparison, not
-                // `f64::max` (values are finite): it vectorises.
-                for (((n, &p), &s), &h) in n[1..OMEGA].iter_mut().zip(&p[..OMEGA - 1]).zip(&s[..OMEGA - 1]).zip(&h[1..OMEGA])
-                {
-                    let q = p * s + net * h;
-                    *n = if q > 0.0 { q } else { 0.0 };
-                }
-                let q = (p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA]) + net * h[OMEGA];
-                n[OMEGA] = if q > 0.0 { q } else { 0.0 };
-                deaths += sum_products_complement(p, s);
+            // Survivors, then migrants, floored at 0 (MODEL §8.3); deaths Σ p·(1 − s) of each sex
+            // (female first), each sum in four accumulators over ages 4c + j. Both sexes in one
+            // pass: the two chains of additions overlap each other and the survivors' work
+            // instead of running one after the other.
+            let h = &ws.h[i];
+            let [next_f, next_m] = next;
+            let mut acc = [[0.0; 4]; 2];
+            for x in (0..SURVIVE_CHUNKED).step_by(4) {
+                survive_chunk(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, x, next_f, &mut acc[FEMALE]);
+                survive_chunk(&pop[MALE], &surv[MALE], &h[MALE], net, x, next_m, &mut acc[MALE]);
             }
+            let deaths_f = survive_rest(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, next_f, &mut acc[FEMALE]);
+            let deaths_m = survive_rest(&pop[MALE], &surv[MALE], &h[MALE], net, next_m, &mut acc[MALE]);
+            let mut deaths = 0.0 + deaths_f + deaths_m;
 
             // Births with exposure ½(start + end) of women 15–49 (after the floor).
             let tfr = ws.tfr[i];
@@ -374,20 +372,47 @@ pub fn sum4(x: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
-/// `Σ p_x (1 − s_x)`, with four accumulators.
+/// Ages below this go through [`survive_chunk`], four at a time; the rest through
+/// [`survive_rest`].
+const SURVIVE_CHUNKED: usize = 96;
+
+/// Ages `x … x+3` (`x` a multiple of 4 below [`SURVIVE_CHUNKED`]): the survivors `p·s` aged one
+/// year on plus migrants `net·h`, floored at 0 (a plain comparison, not `f64::max`: values are
+/// finite, and it vectorises), and the deaths `p·(1 − s)` into accumulators `j`.
 #[inline(always)]
-fn sum_products_complement(p: &[f64; AGES], s: &[f64; AGES]) -> f64 {
-    let mut acc = [0.0; 4];
-    let (pc, sc) = (p.chunks_exact(4), s.chunks_exact(4));
-    let mut tail = 0.0;
-    for (p, s) in pc.remainder().iter().zip(sc.remainder()) {
-        tail += p * (1.0 - s);
+fn survive_chunk(
+    p: &[f64; AGES],
+    s: &[f64; AGES],
+    h: &[f64; AGES],
+    net: f64,
+    x: usize,
+    n: &mut [f64; AGES],
+    acc: &mut [f64; 4],
+) {
+    for j in 0..4 {
+        acc[j] += p[x + j] * (1.0 - s[x + j]);
+        let q = p[x + j] * s[x + j] + net * h[x + j + 1];
+        n[x + j + 1] = if q > 0.0 { q } else { 0.0 };
     }
-    for (p, s) in pc.zip(sc) {
-        for j in 0..4 {
-            acc[j] += p[j] * (1.0 - s[j]);
-        }
+}
+
+/// Ages from [`SURVIVE_CHUNKED`] on, after [`survive_chunk`]: the last survivors (the open age
+/// group keeps its own survivors), and the deaths `Σ p·(1 − s)` of all ages: accumulator j
+/// holds ages 4c + j, age 100 comes last on its own.
+#[inline(always)]
+fn survive_rest(p: &[f64; AGES], s: &[f64; AGES], h: &[f64; AGES], net: f64, n: &mut [f64; AGES], acc: &mut [f64; 4]) -> f64 {
+    const { assert!(SURVIVE_CHUNKED % 4 == 0 && SURVIVE_CHUNKED + 5 == AGES) };
+    for x in SURVIVE_CHUNKED..OMEGA - 1 {
+        let q = p[x] * s[x] + net * h[x + 1];
+        n[x + 1] = if q > 0.0 { q } else { 0.0 };
     }
+    let q = (p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA]) + net * h[OMEGA];
+    n[OMEGA] = if q > 0.0 { q } else { 0.0 };
+    for j in 0..4 {
+        let x = SURVIVE_CHUNKED + j;
+        acc[j] += p[x] * (1.0 - s[x]);
+    }
+    let tail = 0.0 + p[OMEGA] * (1.0 - s[OMEGA]);
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
