@@ -446,22 +446,15 @@ pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
 fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
     let rows = model.rows;
     let nt = model.towns.len();
-    let nr = model.resources.len();
     let v = |s: Slot| values[s as usize];
-    for i in 0..nt {
-        for r in 0..nr {
-            let c = &model.capacity[i * nr + r];
-            let base = v(c.base);
-            let off = (i * nr + r) * rows;
-            for row in 0..rows {
-                out.capacity[off + row] = base;
-            }
-            for p in &c.projects {
-                let open = opening_row(p.row, v(p.delay));
-                let amount = p.sign * v(p.amount);
-                for row in open.max(0)..rows as i64 {
-                    out.capacity[off + row as usize] += amount;
-                }
+    // One town × resource per block of rows, in the order of `model.capacity`.
+    for (cap, c) in out.capacity[..nt * model.resources.len() * rows].chunks_exact_mut(rows).zip(&model.capacity) {
+        cap.fill(v(c.base));
+        for p in &c.projects {
+            let open = opening_row(p.row, v(p.delay)).clamp(0, rows as i64) as usize;
+            let amount = p.sign * v(p.amount);
+            for x in &mut cap[open..] {
+                *x += amount;
             }
         }
     }
