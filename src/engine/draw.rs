@@ -400,8 +400,15 @@ fn survive_chunk(
 /// group keeps its own survivors), and the deaths `Σ p·(1 − s)` of all ages: accumulator j
 /// holds ages 4c + j, age 100 comes last on its own.
 #[inline(always)]
-fn survive_rest(p: &[f64; AGES], s: &[f64; AGES], h: &[f64; AGES], net: f64, n: &mut [f64; AGES], acc: &mut [f64; 4]) -> f64 {
-    const { assert!(SURVIVE_CHUNKED % 4 == 0 && SURVIVE_CHUNKED + 5 == AGES) };
+fn survive_rest(
+    p: &[f64; AGES],
+    s: &[f64; AGES],
+    h: &[f64; AGES],
+    net: f64,
+    n: &mut [f64; AGES],
+    acc: &mut [f64; 4],
+) -> f64 {
+    const { assert!(SURVIVE_CHUNKED.is_multiple_of(4) && SURVIVE_CHUNKED + 5 == AGES) };
     for x in SURVIVE_CHUNKED..OMEGA - 1 {
         let q = p[x] * s[x] + net * h[x + 1];
         n[x + 1] = if q > 0.0 { q } else { 0.0 };
