@@ -111,6 +111,9 @@ pub fn compile(s: &Scenario) -> Model {
                 ProfileModel::RogersCastro(p) => any_random(p),
                 ProfileModel::Table(_) => false,
             };
+        let fertility_same_as = towns.iter().position(|o: &TownModel| o.fertility == fertility);
+        let profile_same_as =
+            towns.iter().position(|o: &TownModel| o.profile == profile && o.female_share == female_share);
         towns.push(TownModel {
             id: t.id.clone(),
             base,
@@ -123,6 +126,7 @@ pub fn compile(s: &Scenario) -> Model {
             srb: slots.of(&f.srb),
             fertility,
             fertility_random,
+            fertility_same_as,
             k: slots.by_row(&m.k, t0, rows),
             rho: slots.by_row(&m.rho, t0, rows),
             n_fix: slots.by_row(&m.n_fix, t0, rows),
@@ -130,6 +134,7 @@ pub fn compile(s: &Scenario) -> Model {
             profile,
             female_share,
             profile_random,
+            profile_same_as,
             streets: (0..rows).map(|r| t.streets_in(t0 + r as i32) as f64).collect(),
         });
     }

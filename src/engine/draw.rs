@@ -17,6 +17,29 @@ pub struct NonFinite {
 /// Runs one draw from `values` (every slot) and `shocks` (`[series][step]` standard normals),
 /// leaving the results in `ws.out`.
 pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { simulate_draw_avx2(model, values, shocks, ws) };
+        }
+    }
+    simulate_draw_body(model, values, shocks, ws)
+}
+
+/// The draw compiled for AVX2: the cohort loops, sums and checks run four doubles to a vector
+/// instead of two. The same operations as the portable build (AVX2 brings no fused
+/// multiply–add, and no sum changes order), so the same results to the bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn simulate_draw_avx2(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
+    simulate_draw_body(model, values, shocks, ws)
+}
+
+/// The draw itself; everything it calls per step is inlined, so it is compiled for the
+/// instruction set of its caller.
+#[inline(always)]
+fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Workspace) -> Result<(), NonFinite> {
     let steps = model.steps();
     let nt = model.towns.len();
     let v = |s: Slot| values[s as usize];
@@ -33,7 +56,7 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
         ws.tfr[i] = v(t.tfr0);
     }
 
-    record_row(model, values, ws, 0);
+    record_row(model, ws, 0);
 
     let (delta, sigma_k) = (v(model.delta), v(model.sigma_k));
     let c = v(model.correlation);
@@ -63,30 +86,39 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             let eta = sqrt_c * z_city + sqrt_1c * z_town;
             let net = v(t.rho[row]) * (v(t.k[row]) - pop_start) * (1.0 + v(t.sigma_m) * eta).max(0.0) + v(t.n_fix[row]);
 
-            // Survivors, then migrants, floored at 0 (MODEL §8.3).
-            let mut deaths = 0.0;
-            for sex in 0..2 {
-                let (p, s, n, h) = (&pop[sex], &surv[sex], &mut next[sex], &ws.h[i][sex]);
-                for x in 0..OMEGA - 1 {
-                    n[x + 1] = p[x] * s[x];
-                }
-                n[OMEGA] = p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA];
-                deaths += sum_products_complement(p, s);
-                for x in 1..AGES {
-                    // A plain comparison, not `f64::max` (values are finite): it vectorises.
-                    let q = n[x] + net * h[x];
-                    n[x] = if q > 0.0 { q } else { 0.0 };
-                }
+            // Survivors, then migrants, floored at 0 (MODEL §8.3); deaths Σ p·(1 − s) of each sex
+            // (female first), each sum in four accumulators over ages 4c + j. Both sexes in one
+            // pass: the two chains of additions overlap each other and the survivors' work
+            // instead of running one after the other.
+            let h = &ws.h[i];
+            let [next_f, next_m] = next;
+            let mut acc = [[0.0; 4]; 2];
+            for x in (0..SURVIVE_CHUNKED).step_by(4) {
+                survive_chunk(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, x, next_f, &mut acc[FEMALE]);
+                survive_chunk(&pop[MALE], &surv[MALE], &h[MALE], net, x, next_m, &mut acc[MALE]);
             }
+            let deaths_f = survive_rest(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, next_f, &mut acc[FEMALE]);
+            let deaths_m = survive_rest(&pop[MALE], &surv[MALE], &h[MALE], net, next_m, &mut acc[MALE]);
+            let mut deaths = 0.0 + deaths_f + deaths_m;
 
             // Births with exposure ½(start + end) of women 15–49 (after the floor).
             let tfr = ws.tfr[i];
             let g = &ws.g[i];
             // Four accumulators: independent chains (fixed order, so deterministic).
+            // Age 15 + j goes to accumulator j mod 4 (the three ages past the last full chunk to
+            // accumulators 0–2).
             let mut acc = [0.0; 4];
-            for (j, gj) in g.iter().enumerate() {
-                let x = FERTILE_MIN + j;
-                acc[j % 4] += gj * (pop[FEMALE][x] + next[FEMALE][x]);
+            let fertile = FERTILE_MIN..FERTILE_MIN + FERTILE_AGES;
+            let (start, end) = (&pop[FEMALE][fertile.clone()], &next[FEMALE][fertile]);
+            let (gc, sc, ec) = (g.chunks_exact(4), start.chunks_exact(4), end.chunks_exact(4));
+            let rest = gc.remainder().iter().zip(sc.remainder()).zip(ec.remainder());
+            for ((g, s), e) in gc.zip(sc).zip(ec) {
+                for j in 0..4 {
+                    acc[j] += g[j] * (s[j] + e[j]);
+                }
+            }
+            for (a, ((g, s), e)) in acc.iter_mut().zip(rest) {
+                *a += g * (s + e);
             }
             let births = tfr * 0.5 * ((acc[0] + acc[1]) + (acc[2] + acc[3]));
             let srb = v(t.srb);
@@ -112,125 +144,147 @@ pub fn simulate_draw(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wor
             let tfr = ws.tfr[i];
             ws.tfr[i] = (tfr + v(t.phi) * (v(t.tfr_star) - tfr) + v(t.sigma_f) * eps_f).clamp(0.1, 4.0);
         }
-        record_row(model, values, ws, row);
+        record_row(model, ws, row);
         for i in 0..nt {
             ws.out.migration[i * steps + step] += ws.total[i];
         }
     }
 
-    // "All": sums within the draw.
     let out = &mut ws.out;
-    for step in 0..steps {
-        let (mut b, mut d, mut m) = (0.0, 0.0, 0.0);
-        for i in 0..nt {
-            b += out.births[i * steps + step];
-            d += out.deaths[i * steps + step];
-            m += out.migration[i * steps + step];
-        }
-        out.births[nt * steps + step] = b;
-        out.deaths[nt * steps + step] = d;
-        out.migration[nt * steps + step] = m;
-    }
     capacity(model, values, out);
-    check_finite(model, values, out)
+    demand(model, values, ws);
+    // "All": sums over the towns within the draw, each element from 0 in town order.
+    let out = &mut ws.out;
+    let (rows, ng, nr) = (model.rows, model.groups.len(), model.resources.len());
+    sum_areas(&mut out.population, nt, rows);
+    sum_areas(&mut out.groups, nt, rows * 2 * ng);
+    sum_areas(&mut out.demand, nt, nr * rows);
+    sum_areas(&mut out.capacity, nt, nr * rows);
+    sum_areas(&mut out.births, nt, steps);
+    sum_areas(&mut out.deaths, nt, steps);
+    sum_areas(&mut out.migration, nt, steps);
+    check_finite(model, values, &ws.out)
 }
 
-/// Population, groups and demand of one row, for every town and "all".
-fn record_row(model: &Model, values: &[f64], ws: &mut Workspace, row: usize) {
+/// `x[nt·len..]`, the "all" block, becomes the sum of the `nt` town blocks of `len` before it,
+/// each element summed from 0 in town order. Block by block, so the additions vectorise.
+#[inline(always)]
+fn sum_areas(x: &mut [f64], nt: usize, len: usize) {
+    let (towns, all) = x.split_at_mut(nt * len);
+    let all = &mut all[..len];
+    all.fill(0.0);
+    for town in towns.chunks_exact(len) {
+        for (a, t) in all.iter_mut().zip(town) {
+            *a += t;
+        }
+    }
+}
+
+/// Population and age groups of one row, for every town. The sums over towns and the demand
+/// are made once the projection is done, for all rows at once ([`demand`], [`sum_areas`]).
+#[inline(always)]
+fn record_row(model: &Model, ws: &mut Workspace, row: usize) {
     let rows = model.rows;
-    let nt = model.towns.len();
+    let ng = model.groups.len();
+    let extra = &model.groups[21..];
+    for (i, p) in ws.pop.iter().enumerate() {
+        // Straight into the town's `[sex][group]` block of this row.
+        let gs = &mut ws.out.groups[(i * rows + row) * 2 * ng..(i * rows + row + 1) * 2 * ng];
+        // Five-year groups as independent short sums (no loop-carried chain), the service
+        // bands over their ranges; the town's total from the five-year groups.
+        for (ps, gs) in p.iter().zip(gs.chunks_exact_mut(ng)) {
+            for (g, c) in gs[..20].iter_mut().zip(ps.chunks_exact(5)) {
+                *g = ((c[0] + c[1]) + (c[2] + c[3])) + c[4];
+            }
+            gs[20] = ps[OMEGA];
+            for (g, band) in gs[21..].iter_mut().zip(extra) {
+                *g = sum4(&ps[band.lo..=band.hi]);
+            }
+        }
+        let total = sum4(&gs[..21]) + sum4(&gs[ng..ng + 21]);
+        ws.total[i] = total;
+        ws.out.population[i * rows + row] = total;
+    }
+}
+
+/// Demand of every town, resource and row (MODEL §4), from the population and groups recorded.
+/// Resources go in an order where each derived one follows its source.
+#[inline(always)]
+fn demand(model: &Model, values: &[f64], ws: &mut Workspace) {
+    let rows = model.rows;
     let nr = model.resources.len();
     let ng = model.groups.len();
     let nb = model.bands.len();
     let v = |s: Slot| values[s as usize];
     let out = &mut ws.out;
-    let all = nt;
-    out.population[all * rows + row] = 0.0;
-    for sex in 0..2 {
-        for gi in 0..ng {
-            out.groups[((all * rows + row) * 2 + sex) * ng + gi] = 0.0;
-        }
-    }
-    for i in 0..nt {
-        let p = &ws.pop[i];
-        // Five-year groups as independent short sums (no loop-carried chain), the service
-        // bands over their ranges; the town's total from the five-year groups.
-        for sex in 0..2 {
-            let ps = &p[sex];
-            let gs = &mut ws.gsum[sex * ng..(sex + 1) * ng];
-            for k in 0..20 {
-                let b = 5 * k;
-                gs[k] = ((ps[b] + ps[b + 1]) + (ps[b + 2] + ps[b + 3])) + ps[b + 4];
+    // Each band's population by row: all ages is the total, the others female + male of the
+    // band's group.
+    for (i, bands) in ws.band_rows.chunks_exact_mut(nb * rows).enumerate() {
+        let (all_ages, bands) = bands.split_at_mut(rows);
+        all_ages.copy_from_slice(&out.population[i * rows..(i + 1) * rows]);
+        let groups = &out.groups[i * rows * 2 * ng..(i + 1) * rows * 2 * ng];
+        for (band, &gi) in bands.chunks_exact_mut(rows).zip(&model.band_group[1..]) {
+            for (b, g) in band.iter_mut().zip(groups.chunks_exact(2 * ng)) {
+                *b = g[gi] + g[ng + gi];
             }
-            gs[20] = ps[OMEGA];
-            for (gi, g) in model.groups.iter().enumerate().skip(21) {
-                gs[gi] = sum4(&ps[g.lo..=g.hi]);
-            }
-        }
-        let total = sum4(&ws.gsum[..21]) + sum4(&ws.gsum[ng..ng + 21]);
-        ws.total[i] = total;
-        out.population[i * rows + row] = total;
-        out.population[all * rows + row] += total;
-        for sex in 0..2 {
-            let base = (i * rows + row) * 2 + sex;
-            let abase = (all * rows + row) * 2 + sex;
-            for gi in 0..ng {
-                let s = ws.gsum[sex * ng + gi];
-                out.groups[base * ng + gi] = s;
-                out.groups[abase * ng + gi] += s;
-            }
-        }
-        ws.band_sum[i * nb] = total;
-        for bi in 1..nb {
-            let gi = model.band_group[bi];
-            ws.band_sum[i * nb + bi] = ws.gsum[gi] + ws.gsum[ng + gi];
         }
     }
     for &r in &model.resource_order {
         let res = &model.resources[r];
-        let mut sum = 0.0;
-        for i in 0..nt {
-            let raw = match &res.rules[i] {
+        for (i, rule) in res.rules.iter().enumerate() {
+            let at = (i * nr + r) * rows;
+            match rule {
                 RuleModel::PerCapita { band, rate, factors, per, per_1000, changes } => {
                     // Demand per resident of the band, recomputed only where the standard changes.
-                    let c = &mut ws.coef[r * nt + i];
-                    if changes[row] {
-                        let mut rt = 1.0;
-                        for f in 0..*factors {
-                            rt *= v(rate[f * rows + row]);
+                    let mut c = 0.0;
+                    for (row, coef) in ws.coef_rows.iter_mut().enumerate() {
+                        if changes[row] {
+                            let mut rt = 1.0;
+                            for f in 0..*factors {
+                                rt *= v(rate[f * rows + row]);
+                            }
+                            c = if *per_1000 { rt * v(per[row]) / 1000.0 } else { rt / v(per[row]) };
                         }
-                        *c = if *per_1000 { rt * v(per[row]) / 1000.0 } else { rt / v(per[row]) };
+                        *coef = c;
                     }
-                    *c * ws.band_sum[i * nb + band]
+                    let band = &ws.band_rows[(i * nb + band) * rows..(i * nb + band + 1) * rows];
+                    for ((d, c), b) in out.demand[at..at + rows].iter_mut().zip(&ws.coef_rows).zip(band) {
+                        *d = c * b;
+                    }
                 }
                 RuleModel::AdminUnits { from_row } => {
-                    if row >= *from_row {
-                        model.towns[i].streets[row]
-                    } else {
-                        0.0
+                    let streets = &model.towns[i].streets;
+                    for (row, d) in out.demand[at..at + rows].iter_mut().enumerate() {
+                        *d = if row >= *from_row { streets[row] } else { 0.0 };
                     }
                 }
                 RuleModel::CoverageShare { share, from_row } => {
-                    if row >= *from_row {
-                        ceil_units(v(*share) * model.towns[i].streets[row])
-                    } else {
-                        0.0
+                    let streets = &model.towns[i].streets;
+                    for (row, d) in out.demand[at..at + rows].iter_mut().enumerate() {
+                        *d = if row >= *from_row { ceil_units(v(*share) * streets[row]) } else { 0.0 };
                     }
                 }
                 RuleModel::FixedMin { value, from_row } => {
-                    if row >= *from_row {
-                        v(*value)
-                    } else {
-                        0.0
+                    for (row, d) in out.demand[at..at + rows].iter_mut().enumerate() {
+                        *d = if row >= *from_row { v(*value) } else { 0.0 };
                     }
                 }
-                RuleModel::Derived { of, per } => out.demand[(i * nr + of) * rows + row] / v(per[row]),
-            };
-            let d = if res.ceil { ceil_units(raw) } else { raw };
-            out.demand[(i * nr + r) * rows + row] = d;
-            sum += d;
+                RuleModel::Derived { of, per } => {
+                    // The source is another resource of the same town (validation rules out
+                    // cycles, so never this one): copied out to borrow the row mutably.
+                    let src = (i * nr + of) * rows;
+                    ws.coef_rows.copy_from_slice(&out.demand[src..src + rows]);
+                    for ((d, s), p) in out.demand[at..at + rows].iter_mut().zip(&ws.coef_rows).zip(per) {
+                        *d = s / v(*p);
+                    }
+                }
+            }
+            if res.ceil {
+                for d in &mut out.demand[at..at + rows] {
+                    *d = ceil_units(*d);
+                }
+            }
         }
-        out.demand[(all * nr + r) * rows + row] = sum;
     }
 }
 
@@ -258,12 +312,19 @@ pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, 
     }
     for (i, t) in model.towns.iter().enumerate() {
         if !only_random || t.fertility_random {
-            ws.g[i] = match &t.fertility {
-                FertilityModel::Gamma { mean_age, sd_age } => schedule::gamma_fertility(v(*mean_age), v(*sd_age)),
-                FertilityModel::Table(g) => **g,
+            ws.g[i] = match (t.fertility_same_as, &t.fertility) {
+                (Some(j), _) => ws.g[j],
+                (None, FertilityModel::Gamma { mean_age, sd_age }) => {
+                    schedule::gamma_fertility(v(*mean_age), v(*sd_age))
+                }
+                (None, FertilityModel::Table(g)) => **g,
             };
         }
         if !only_random || t.profile_random {
+            if let Some(j) = t.profile_same_as {
+                ws.h[i] = ws.h[j];
+                continue;
+            }
             let h = match &t.profile {
                 ProfileModel::RogersCastro(p) => schedule::rogers_castro(&RogersCastro {
                     a1: v(p[0]),
@@ -293,7 +354,7 @@ pub(crate) fn fixed_schedules(model: &Model, values: &[f64], ws: &mut Workspace)
 
 /// A sum with four accumulators: a fixed order (so deterministic), and four times shorter
 /// dependency chains than a plain left-to-right sum.
-#[inline]
+#[inline(always)]
 pub fn sum4(x: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let chunks = x.chunks_exact(4);
@@ -311,22 +372,54 @@ pub fn sum4(x: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
-/// `Σ p_x (1 − s_x)`, with four accumulators.
-#[inline]
-fn sum_products_complement(p: &[f64; AGES], s: &[f64; AGES]) -> f64 {
-    let mut acc = [0.0; 4];
-    let mut x = 0;
-    while x + 4 <= AGES {
-        for j in 0..4 {
-            acc[j] += p[x + j] * (1.0 - s[x + j]);
-        }
-        x += 4;
+/// Ages below this go through [`survive_chunk`], four at a time; the rest through
+/// [`survive_rest`].
+const SURVIVE_CHUNKED: usize = 96;
+
+/// Ages `x … x+3` (`x` a multiple of 4 below [`SURVIVE_CHUNKED`]): the survivors `p·s` aged one
+/// year on plus migrants `net·h`, floored at 0 (a plain comparison, not `f64::max`: values are
+/// finite, and it vectorises), and the deaths `p·(1 − s)` into accumulators `j`.
+#[inline(always)]
+fn survive_chunk(
+    p: &[f64; AGES],
+    s: &[f64; AGES],
+    h: &[f64; AGES],
+    net: f64,
+    x: usize,
+    n: &mut [f64; AGES],
+    acc: &mut [f64; 4],
+) {
+    for j in 0..4 {
+        acc[j] += p[x + j] * (1.0 - s[x + j]);
+        let q = p[x + j] * s[x + j] + net * h[x + j + 1];
+        n[x + j + 1] = if q > 0.0 { q } else { 0.0 };
     }
-    let mut tail = 0.0;
-    while x < AGES {
-        tail += p[x] * (1.0 - s[x]);
-        x += 1;
+}
+
+/// Ages from [`SURVIVE_CHUNKED`] on, after [`survive_chunk`]: the last survivors (the open age
+/// group keeps its own survivors), and the deaths `Σ p·(1 − s)` of all ages: accumulator j
+/// holds ages 4c + j, age 100 comes last on its own.
+#[inline(always)]
+fn survive_rest(
+    p: &[f64; AGES],
+    s: &[f64; AGES],
+    h: &[f64; AGES],
+    net: f64,
+    n: &mut [f64; AGES],
+    acc: &mut [f64; 4],
+) -> f64 {
+    const { assert!(SURVIVE_CHUNKED.is_multiple_of(4) && SURVIVE_CHUNKED + 5 == AGES) };
+    for x in SURVIVE_CHUNKED..OMEGA - 1 {
+        let q = p[x] * s[x] + net * h[x + 1];
+        n[x + 1] = if q > 0.0 { q } else { 0.0 };
     }
+    let q = (p[OMEGA - 1] * s[OMEGA - 1] + p[OMEGA] * s[OMEGA]) + net * h[OMEGA];
+    n[OMEGA] = if q > 0.0 { q } else { 0.0 };
+    for j in 0..4 {
+        let x = SURVIVE_CHUNKED + j;
+        acc[j] += p[x] * (1.0 - s[x]);
+    }
+    let tail = 0.0 + p[OMEGA] * (1.0 - s[OMEGA]);
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
@@ -355,43 +448,37 @@ pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
     planned_row.saturating_add(d.min(1e6) as i64)
 }
 
+/// Capacity of every town, resource and row (MODEL §5).
+#[inline(always)]
 fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
     let rows = model.rows;
     let nt = model.towns.len();
-    let nr = model.resources.len();
     let v = |s: Slot| values[s as usize];
-    for r in 0..nr {
-        for row in 0..rows {
-            out.capacity[(nt * nr + r) * rows + row] = 0.0;
-        }
-    }
-    for i in 0..nt {
-        for r in 0..nr {
-            let c = &model.capacity[i * nr + r];
-            let base = v(c.base);
-            let off = (i * nr + r) * rows;
-            for row in 0..rows {
-                out.capacity[off + row] = base;
-            }
-            for p in &c.projects {
-                let open = opening_row(p.row, v(p.delay));
-                let amount = p.sign * v(p.amount);
-                for row in open.max(0)..rows as i64 {
-                    out.capacity[off + row as usize] += amount;
-                }
-            }
-            for row in 0..rows {
-                let x = out.capacity[off + row];
-                out.capacity[(nt * nr + r) * rows + row] += x;
+    // One town × resource per block of rows, in the order of `model.capacity`.
+    for (cap, c) in out.capacity[..nt * model.resources.len() * rows].chunks_exact_mut(rows).zip(&model.capacity) {
+        cap.fill(v(c.base));
+        for p in &c.projects {
+            let open = opening_row(p.row, v(p.delay)).clamp(0, rows as i64) as usize;
+            let amount = p.sign * v(p.amount);
+            for x in &mut cap[open..] {
+                *x += amount;
             }
         }
     }
 }
 
+/// Results at or beyond this magnitude count as non-finite.
+const LIMIT: f64 = 1e15;
+
+/// NaN, or out of range (at or beyond [`LIMIT`], infinities included).
+#[inline(always)]
+fn out_of_range(v: f64) -> bool {
+    v.is_nan() | (v.abs() >= LIMIT)
+}
+
 /// Stops the run if anything went NaN, infinite or beyond 1e15, naming the inputs that feed it.
+#[inline(always)]
 fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), NonFinite> {
-    const LIMIT: f64 = 1e15;
-    let out_of_range = |v: f64| v.is_nan() | (v.abs() >= LIMIT);
     // Independent comparisons OR-ed together vectorise; a running sum would be one long chain.
     // Beyond 1e15 a number is as wrong as an infinite one (and would overflow the exact sums).
     let all_finite = |x: &[f64]| {
@@ -415,6 +502,13 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
     {
         return Ok(());
     }
+    Err(locate_non_finite(model, values, out))
+}
+
+/// Which result went out of range, and the inputs that feed it (off the hot path).
+#[cold]
+#[inline(never)]
+fn locate_non_finite(model: &Model, values: &[f64], out: &DrawOutput) -> NonFinite {
     let rows = model.rows;
     let nr = model.resources.len();
     let named = |slots: &[Slot]| -> Vec<(String, f64)> {
@@ -431,10 +525,10 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                 slots.push(t.k[row.max(1)]);
                 slots.push(t.rho[row.max(1)]);
                 slots.push(t.n_fix[row.max(1)]);
-                return Err(NonFinite {
+                return NonFinite {
                     what: format!("the population of town {} in {}", t.id, model.year(row)),
                     inputs: named(&slots),
-                });
+                };
             }
         }
         for r in 0..nr {
@@ -449,7 +543,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                         RuleModel::Derived { per, .. } => per.clone(),
                         RuleModel::AdminUnits { .. } => vec![],
                     };
-                    return Err(NonFinite {
+                    return NonFinite {
                         what: format!(
                             "the demand for {} in town {} in {}",
                             model.resources[r].id,
@@ -457,7 +551,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                             model.year(row)
                         ),
                         inputs: named(&slots),
-                    });
+                    };
                 }
                 if out_of_range(c) {
                     let cm = &model.capacity[i * nr + r];
@@ -465,7 +559,7 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                     for p in &cm.projects {
                         slots.push(p.amount);
                     }
-                    return Err(NonFinite {
+                    return NonFinite {
                         what: format!(
                             "the capacity of {} in town {} in {}",
                             model.resources[r].id,
@@ -473,12 +567,12 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
                             model.year(row)
                         ),
                         inputs: named(&slots),
-                    });
+                    };
                 }
             }
         }
     }
-    Err(NonFinite { what: "a result".into(), inputs: vec![] })
+    NonFinite { what: "a result".into(), inputs: vec![] }
 }
 
 #[cfg(test)]

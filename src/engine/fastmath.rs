@@ -29,15 +29,20 @@ pub fn exp_nonpositive(x: f64) -> f64 {
     } else {
         x
     };
-    let kf = (x * INV_LN2 + ROUND) - ROUND;
+    let t = x * INV_LN2 + ROUND;
+    let kf = t - ROUND;
     let hi = x - kf * LN2_HI;
     let lo = kf * LN2_LO;
     let r = hi - lo;
     let rr = r * r;
     let c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
     let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
-    // 2^k for k in [−1022, 0]: a normal number built from its exponent bits.
-    let scale = f64::from_bits(((kf as i64 + 1023) as u64) << 52);
+    // 2^k for k in [−1022, 0]: a normal number built from its exponent bits. k is read from the
+    // low bits of `t` (1.5·2⁵² + k, whose mantissa holds k in two's complement) rather than by
+    // `kf as i64`: x86 has no packed f64 → i64 conversion before AVX-512, so the cast would
+    // take the loop out of vector registers. Both give the same k.
+    let k = t.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f64::from_bits(k.wrapping_add(1023) << 52);
     if below { 0.0 } else { y * scale }
 }
 

@@ -160,6 +160,9 @@ pub struct TownModel {
     pub fertility: FertilityModel,
     /// The fertility schedule has a random parameter (recomputed every draw).
     pub fertility_random: bool,
+    /// An earlier town whose fertility schedule has the same slots (towns that inherit the
+    /// city's schedule): a draw copies it instead of recomputing it.
+    pub fertility_same_as: Option<usize>,
     /// K in force in the step into each row (`[row]`, row 0 unused).
     pub k: Vec<Slot>,
     /// ρ by row.
@@ -174,6 +177,9 @@ pub struct TownModel {
     pub female_share: Slot,
     /// The migrant profile or the female share is random (recomputed every draw).
     pub profile_random: bool,
+    /// An earlier town whose migrant profile and female share have the same slots: a draw
+    /// copies it instead of recomputing it.
+    pub profile_same_as: Option<usize>,
     /// Streets/towns by row.
     pub streets: Vec<f64>,
 }
@@ -208,7 +214,7 @@ pub enum SexMortalityModel {
 }
 
 /// Fertility schedule, compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum FertilityModel {
     /// Gamma from slots.
     Gamma {
@@ -222,7 +228,7 @@ pub enum FertilityModel {
 }
 
 /// Migrant profile, compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ProfileModel {
     /// Rogers–Castro from slots: a1, α1, a2, α2, μ2, λ2, c.
     RogersCastro([Slot; 7]),
@@ -354,12 +360,11 @@ pub struct Workspace {
     pub(crate) pop: Vec<[[f64; AGES]; 2]>,
     pub(crate) next: Vec<[[f64; AGES]; 2]>,
     pub(crate) tfr: Vec<f64>,
-    pub(crate) band_sum: Vec<f64>,
     pub(crate) total: Vec<f64>,
-    /// Group sums of one town, `[sex][group]`.
-    pub(crate) gsum: Vec<f64>,
-    /// Demand per resident of the band, `[resource * towns + town]`, for the current schedule step.
-    pub(crate) coef: Vec<f64>,
+    /// Population of each demand band, `[town][band][row]`.
+    pub(crate) band_rows: Vec<f64>,
+    /// One rule's demand per resident by row (or a derived rule's source demand).
+    pub(crate) coef_rows: Vec<f64>,
     /// The last draw's results.
     pub out: DrawOutput,
 }
@@ -378,10 +383,9 @@ impl Workspace {
             pop: vec![[[0.0; AGES]; 2]; nt],
             next: vec![[[0.0; AGES]; 2]; nt],
             tfr: vec![0.0; nt],
-            band_sum: vec![0.0; nt * m.bands.len()],
             total: vec![0.0; nt],
-            gsum: vec![0.0; 2 * m.groups.len()],
-            coef: vec![0.0; nr * nt],
+            band_rows: vec![0.0; nt * m.bands.len() * m.rows],
+            coef_rows: vec![0.0; m.rows],
             out: DrawOutput {
                 population: vec![0.0; a * m.rows],
                 groups: vec![0.0; a * m.rows * 2 * m.groups.len()],
