@@ -517,18 +517,33 @@ fn locate_non_finite(model: &Model, values: &[f64], out: &DrawOutput) -> NonFini
         v.dedup();
         v
     };
+    // The inputs behind a town's population in a row (and its births and migrants).
+    let population_slots = |t: &TownModel, row: usize| -> Vec<Slot> {
+        let mut slots = vec![t.tfr0, t.tfr_star, t.srb, t.sigma_m, t.female_share, model.delta];
+        slots.extend(t.total);
+        slots.push(t.k[row.max(1)]);
+        slots.push(t.rho[row.max(1)]);
+        slots.push(t.n_fix[row.max(1)]);
+        slots
+    };
     for (i, t) in model.towns.iter().enumerate() {
         for row in 0..rows {
             if out_of_range(out.population[i * rows + row]) {
-                let mut slots = vec![t.tfr0, t.tfr_star, t.srb, t.sigma_m, t.female_share, model.delta];
-                slots.extend(t.total);
-                slots.push(t.k[row.max(1)]);
-                slots.push(t.rho[row.max(1)]);
-                slots.push(t.n_fix[row.max(1)]);
                 return NonFinite {
                     what: format!("the population of town {} in {}", t.id, model.year(row)),
-                    inputs: named(&slots),
+                    inputs: named(&population_slots(t, row)),
                 };
+            }
+        }
+        let steps = model.steps();
+        for step in 0..steps {
+            for (flow, values) in [("births", &out.births), ("migration", &out.migration)] {
+                if out_of_range(values[i * steps + step]) {
+                    return NonFinite {
+                        what: format!("the {flow} of town {} in {}", t.id, model.year(step + 1)),
+                        inputs: named(&population_slots(t, step + 1)),
+                    };
+                }
             }
         }
         for r in 0..nr {
@@ -572,6 +587,23 @@ fn locate_non_finite(model: &Model, values: &[f64], out: &DrawOutput) -> NonFini
             }
         }
     }
+    // Every town is in range, so the sum over towns is what overflowed: name the row and what
+    // every town's population depends on (the sums of demand and capacity follow from them).
+    let all = model.towns.len();
+    let series = [("population", &out.population, 1), ("demand", &out.demand, nr), ("capacity", &out.capacity, nr)];
+    for (what, values, per) in series {
+        for k in 0..per * rows {
+            if out_of_range(values[all * per * rows + k]) {
+                let row = k % rows;
+                let slots: Vec<Slot> = model.towns.iter().flat_map(|t| population_slots(t, row)).collect();
+                let of = if per == 1 { String::new() } else { format!(" for {}", model.resources[k / rows].id) };
+                return NonFinite {
+                    what: format!("the {what}{of} of all towns together in {}", model.year(row)),
+                    inputs: named(&slots),
+                };
+            }
+        }
+    }
     NonFinite { what: "a result".into(), inputs: vec![] }
 }
 
@@ -597,6 +629,39 @@ mod tests {
             .iter()
             .flat_map(|v| v.iter().map(|x| x.to_bits()))
             .collect()
+    }
+
+    /// A value out of range that is not a town's population, demand or capacity is still
+    /// located and traced to inputs: a town's births or migrants, or a sum over all towns.
+    #[test]
+    fn out_of_range_flows_and_sums_name_their_inputs() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/example.toml");
+        let model = compile(&crate::scenario::load(&path, &[]).unwrap());
+        let values = model.central_values();
+        let mut ws = model.workspace();
+        simulate_draw(&model, &values, &vec![0.0; model.shock_len()], &mut ws).unwrap();
+        let (steps, rows, all) = (model.steps(), model.rows, model.towns.len());
+        let town = &model.towns[1].id;
+        let check = |out: &DrawOutput, what: &str, input: &str| {
+            let e = locate_non_finite(&model, &values, out);
+            assert_eq!(e.what, what);
+            assert!(e.inputs.iter().any(|(p, _)| p.contains(input)), "{what}: {:?}", e.inputs);
+        };
+        let mut out = ws.out.clone();
+        out.births[steps + 2] = f64::NAN;
+        check(&out, &format!("the births of town {town} in {}", model.year(3)), &format!("towns.{town}."));
+        let mut out = ws.out.clone();
+        out.migration[steps] = 2e15;
+        check(&out, &format!("the migration of town {town} in {}", model.year(1)), &format!("towns.{town}."));
+        let mut out = ws.out.clone();
+        out.population[all * rows + 4] = 2e15;
+        let first = &model.towns[0].id;
+        check(&out, &format!("the population of all towns together in {}", model.year(4)), &format!("towns.{first}."));
+        let mut out = ws.out.clone();
+        let nr = model.resources.len();
+        out.demand[all * nr * rows + rows + 2] = f64::INFINITY;
+        let what = format!("the demand for {} of all towns together in {}", model.resources[1].id, model.year(2));
+        check(&out, &what, &format!("towns.{town}."));
     }
 
     /// Shards may run on machines with and without AVX2: the dispatched draw (AVX2 where the
