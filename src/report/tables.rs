@@ -49,7 +49,7 @@ pub fn area_id(model: &Model, area: usize) -> &str {
 }
 
 fn quantiles(s: &Sketch, levels: &[Level], integral: bool, dp: usize) -> String {
-    levels.iter().map(|l| fixed(s.quantile(*l, integral), dp)).collect::<Vec<_>>().join(",")
+    s.quantiles(levels, integral).into_iter().map(|q| fixed(q, dp)).collect::<Vec<_>>().join(",")
 }
 
 /// Decimals for people counts and for demand/capacity values.

@@ -479,12 +479,20 @@ impl Sketch {
 
     /// The quantile at `level` (MODEL §6), a whole number when `integral`.
     pub fn quantile(&self, level: Level, integral: bool) -> f64 {
+        self.quantiles(&[level], integral)[0]
+    }
+
+    /// The quantiles at several levels (in any order) in one pass over the histogram: each the
+    /// same value [`Sketch::quantile`] gives for its level.
+    pub fn quantiles(&self, levels: &[Level], integral: bool) -> Vec<f64> {
+        let mut out = vec![f64::NAN; levels.len()];
         if self.count == 0 {
-            return f64::NAN;
+            return out;
         }
-        let rank = level.rank(self.count);
+        let ranks: Vec<u64> = levels.iter().map(|l| l.rank(self.count)).collect();
+        let mut order: Vec<usize> = (0..levels.len()).collect();
+        order.sort_by_key(|&i| ranks[i]);
         let shift = self.shift();
-        let mut seen = 0u64;
         let rep = |key: u64, negative: bool| -> f64 {
             let lo = f64::from_bits(key << shift);
             let hi = f64::from_bits((key + 1) << shift);
@@ -497,27 +505,39 @@ impl Sketch {
                 // starts at ≥ 1024 (with 10 bits), where rounding adds at most 0.05 %.
                 mid = if hi - lo < 1.0 { libm::ceil(lo) } else { libm::round(mid) };
             }
-            if negative { -mid } else { mid }
+            let v = if negative { -mid } else { mid };
+            v.max(self.min).min(self.max)
         };
-        let clamp = |x: f64| x.max(self.min).min(self.max);
+        // Walks the buckets from the lowest value up; each level takes the first bucket at
+        // which the running count reaches its rank.
+        let mut next = 0;
+        let mut seen = 0u64;
+        let mut settle = |seen: u64, value: &dyn Fn() -> f64, out: &mut [f64]| {
+            while next < order.len() && ranks[order[next]] <= seen {
+                out[order[next]] = value();
+                next += 1;
+            }
+            next == order.len()
+        };
         // Negative values from the most negative (largest magnitude) upwards.
         for (key, c) in self.neg.entries().rev() {
             seen += c;
-            if seen >= rank {
-                return clamp(rep(key, true));
+            if settle(seen, &|| rep(key, true), &mut out) {
+                return out;
             }
         }
         seen += self.zeros;
-        if seen >= rank {
-            return clamp(0.0);
+        if settle(seen, &|| 0.0f64.max(self.min).min(self.max), &mut out) {
+            return out;
         }
         for (key, c) in self.pos.entries() {
             seen += c;
-            if seen >= rank {
-                return clamp(rep(key, false));
+            if settle(seen, &|| rep(key, false), &mut out) {
+                return out;
             }
         }
-        self.max
+        settle(u64::MAX, &|| self.max, &mut out);
+        out
     }
 
     /// Internal consistency (for reading partial results): counts agree.
@@ -544,6 +564,45 @@ mod tests {
         assert_eq!(Level::new(1, 2).rank(3), 2);
         assert_eq!(Level::new(1, 2).rank(4), 2);
         assert_eq!(Level::new(95, 100).rank(1), 1);
+    }
+
+    #[test]
+    fn quantiles_in_one_pass_equal_each_level_on_its_own() {
+        // Negative, zero and positive values; levels unsorted, repeated, at both ends.
+        let mut s = Sketch::new(COARSE_BITS);
+        let mut x = 0.37f64;
+        for i in 0..5000 {
+            x = (x * 3.9 * (1.0 - x)).clamp(1e-9, 1.0 - 1e-9);
+            s.add(if i % 7 == 0 { 0.0 } else { (x - 0.3) * 1e4 });
+        }
+        let levels = [
+            Level::new(95, 100),
+            Level::new(5, 100),
+            Level::new(50, 100),
+            Level::new(5, 100),
+            Level::new(0, 100),
+            Level::new(100, 100),
+            Level::new(1, 7),
+            Level::new(25, 100),
+        ];
+        for integral in [false, true] {
+            let together = s.quantiles(&levels, integral);
+            let alone: Vec<f64> = levels.iter().map(|l| s.quantile(*l, integral)).collect();
+            assert_eq!(together, alone);
+        }
+        // And against MODEL §6's estimator on the sorted data (to the bucket's accuracy).
+        let mut sorted = Vec::new();
+        let mut x = 0.37f64;
+        for i in 0..5000 {
+            x = (x * 3.9 * (1.0 - x)).clamp(1e-9, 1.0 - 1e-9);
+            sorted.push(if i % 7 == 0 { 0.0 } else { (x - 0.3) * 1e4 });
+        }
+        sorted.sort_by(f64::total_cmp);
+        for (l, q) in levels.iter().zip(s.quantiles(&levels, false)) {
+            let exact = exact_quantile(&sorted, *l);
+            assert!((q - exact).abs() <= exact.abs() * 0.001, "{l:?}: {q} vs {exact}");
+        }
+        assert!(Sketch::new(COARSE_BITS).quantiles(&levels, false).iter().all(|q| q.is_nan()));
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub struct Quantiles {
 
 impl Quantiles {
     fn of(sketches: &[Sketch], central: &[f64], integral: bool) -> Quantiles {
-        let q = |l| sketches.iter().map(|s| s.quantile(l, integral)).collect();
-        Quantiles { p05: q(P05), p25: q(P25), p50: q(P50), p75: q(P75), p95: q(P95), central: central.to_vec() }
+        let all: Vec<Vec<f64>> = sketches.iter().map(|s| s.quantiles(&[P05, P25, P50, P75, P95], integral)).collect();
+        let q = |i: usize| all.iter().map(|v| v[i]).collect();
+        Quantiles { p05: q(0), p25: q(1), p50: q(2), p75: q(3), p95: q(4), central: central.to_vec() }
     }
 
     /// The largest value drawn (for axis ranges).
