@@ -117,6 +117,18 @@ pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
     per_worker.saturating_mul(threads as u64 + 1)
 }
 
+/// Whether a run of `draws` is sure to finish within `seconds`, by a pessimistic bound from the
+/// model's shape alone (20 ns per aggregated value and 10 ns per cohort-year, about five times
+/// what this machine takes): most runs need no timing probe at all, which would cost more
+/// than a small run itself (a block buffer and first-touch histograms).
+pub fn surely_within(model: &Model, draws: u64, threads: usize, seconds: f64) -> bool {
+    let (a, nr, rows, steps) = (model.areas(), model.resources.len(), model.rows, model.steps());
+    let values = a * rows + a * rows * 2 * model.groups.len() + a * nr * rows * 3 + a * steps * 3;
+    let cohorts = model.towns.len() * rows * 2 * crate::scenario::schedule::AGES;
+    let per_draw = values as f64 * 20e-9 + cohorts as f64 * 10e-9;
+    per_draw * draws as f64 / threads.max(1) as f64 <= seconds
+}
+
 /// Seconds a run of `draws` is expected to take with `threads` workers, from timing a few
 /// draws now (a rough figure for warnings, never a reason to refuse).
 pub fn estimate_seconds(model: &Model, draws: u64, threads: usize) -> f64 {

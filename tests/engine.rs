@@ -484,3 +484,15 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
     assert_eq!(blocked.draws, 300);
     assert!(blocked == one_by_one, "block aggregation differs from one-by-one aggregation");
 }
+
+#[test]
+fn small_runs_skip_the_timing_probe_large_ones_do_not() {
+    let s = capsim::scenario::load(&crate::util::scenario("shanghai-new-towns.toml"), &[]).unwrap();
+    let m = engine::compile(&s);
+    // The default run is surely quick; a billion draws are not, even on many threads.
+    assert!(capsim::runner::surely_within(&m, 10_000, 2, 60.0));
+    assert!(!capsim::runner::surely_within(&m, 1_000_000_000, 64, 60.0));
+    // The bound scales with draws and threads.
+    assert!(!capsim::runner::surely_within(&m, 1_000_000, 1, 60.0));
+    assert!(capsim::runner::surely_within(&m, 1_000_000, 1, 3_600.0));
+}

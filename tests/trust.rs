@@ -978,3 +978,39 @@ proptest! {
         let _ = tables.console();
     }
 }
+
+#[test]
+fn a_run_that_will_take_long_is_warned_about_not_refused() {
+    use std::io::{BufRead, BufReader};
+    let w = Workdir::new();
+    // A billion draws of the example (the most one run takes): hours on any machine. capsim warns with its estimate
+    // and starts (it does not refuse); the test kills it once the warning is out.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("capsim"))
+        .current_dir(w.path())
+        .arg("run")
+        .arg(scenario("example.toml"))
+        .args(["--draws", "1000000000", "--threads", "1", "--out", "long"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut warning = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains("will take about") {
+            warning = Some(line);
+            break;
+        }
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().ok();
+    child.wait().unwrap();
+    let warning = warning.expect("no warning about the run's length");
+    assert!(
+        warning.contains("1000000000 draws") && warning.contains("min") && warning.contains("--shard"),
+        "{warning}"
+    );
+    assert!(running, "the run stopped after warning (refused?)");
+    assert!(!w.path().join("long").exists(), "a killed run left output");
+}

@@ -111,6 +111,9 @@ pub fn check_memory(model: &Model, threads: usize) -> crate::Result<()> {
 /// Refuses a run that cannot fit in memory and warns about one that will take long.
 pub fn check_limits(model: &Model, draws: u64, threads: usize, out: &Out) -> crate::Result<()> {
     check_memory(model, threads)?;
+    if runner::surely_within(model, draws, threads, 60.0) {
+        return Ok(());
+    }
     let seconds = runner::estimate_seconds(model, draws, threads);
     if seconds > 60.0 {
         out.note(&format!(
