@@ -17,7 +17,7 @@ use crate::{Error, Result};
 /// First bytes of every partial file.
 pub const MAGIC: &[u8] = b"CAPSIM-PARTIAL\n";
 /// Version of the layout; files of another version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The file name inside a shard's output directory.
 pub const FILE_NAME: &str = "partial.capsim";
 /// Largest partial file read (refused before reading).

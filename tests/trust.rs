@@ -171,8 +171,10 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
     let good = std::fs::read(p("p1/partial.capsim")).unwrap();
     std::fs::create_dir_all(p("truncated")).unwrap();
     std::fs::write(p("truncated/partial.capsim"), &good[..good.len() / 2]).unwrap();
+    // A file of the next format version.
+    let other = capsim::partial::FORMAT_VERSION + 1;
     let mut v2 = good.clone();
-    v2[capsim::partial::MAGIC.len()] = 2;
+    v2[capsim::partial::MAGIC.len()..][..4].copy_from_slice(&other.to_le_bytes());
     std::fs::create_dir_all(p("format2")).unwrap();
     std::fs::write(p("format2/partial.capsim"), v2).unwrap();
     // Parts whose scenario changed, or disappeared, after the shards ran.
@@ -254,7 +256,7 @@ fn bad_command_lines_exit_2_name_the_problem_and_write_nothing() {
         ("merge: scenario changed since", m(&["changed_part"]), "changed.toml has changed since the shards ran"),
         ("merge: scenario gone", m(&["gone_part"]), "gone.toml cannot be read now"),
         ("merge: truncated part", m(&["p0", "truncated", "p2"]), "truncated or corrupted"),
-        ("merge: other format version", m(&["p0", "format2", "p2"]), "format version 2"),
+        ("merge: other format version", m(&["p0", "format2", "p2"]), "partial-result format version 3"),
         ("merge: --out is a file", m(&["p0", "p1", "p2", "--out", "afile"]), "not a directory"),
         ("merge: foreign --out", m(&["p0", "p1", "p2", "--out", "foreign"]), "not written by capsim"),
         ("merge: unknown --lang", m(&["p0", "p1", "p2", "--lang", "de"]), "de"),
