@@ -231,7 +231,6 @@ pub fn read_meta(path: &Path) -> Result<(PathBuf, PartialMeta, u64)> {
     use std::io::Read;
     let file = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
     let name = file.display().to_string();
-    let bad = |why: &str| Error::Input(format!("{name}: not a usable capsim partial result ({why})"));
     let f = std::fs::File::open(&file).map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
     let size = f.metadata().map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?.len();
     if size > MAX_BYTES {
@@ -241,6 +240,15 @@ pub fn read_meta(path: &Path) -> Result<(PathBuf, PartialMeta, u64)> {
     f.take((MAGIC.len() + 8 + MAX_META) as u64)
         .read_to_end(&mut head)
         .map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
+    let meta = decode_meta(&name, &head)?;
+    Ok((file, meta, size))
+}
+
+/// The metadata from the first bytes of a partial file (at least its magic line, version,
+/// length and metadata; more is ignored), checked for consistency. `name` names the file in
+/// messages.
+pub fn decode_meta(name: &str, head: &[u8]) -> Result<PartialMeta> {
+    let bad = |why: &str| Error::Input(format!("{name}: not a usable capsim partial result ({why})"));
     let rest = head.strip_prefix(MAGIC).ok_or_else(|| bad("it does not start with CAPSIM-PARTIAL"))?;
     if rest.len() < 8 {
         return Err(bad("truncated"));
@@ -265,7 +273,7 @@ pub fn read_meta(path: &Path) -> Result<(PathBuf, PartialMeta, u64)> {
     {
         return Err(bad("inconsistent shard numbers"));
     }
-    Ok((file, meta, size))
+    Ok(meta)
 }
 
 /// Checks that parts belong together and cover every draw exactly once; returns them sorted.

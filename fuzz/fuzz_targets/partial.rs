@@ -1,6 +1,7 @@
-//! `partial.capsim` from arbitrary bytes: `partial::decode` must refuse or accept any input
-//! without panicking, and whatever it accepts must go through the rest of `capsim merge`
-//! without panicking: `check_parts`, `partial::fits` against the scenario the shards ran
+//! `partial.capsim` from arbitrary bytes: `partial::decode_meta` (the header `capsim merge`
+//! reads first) and `partial::decode` must refuse or accept any input without panicking, and
+//! whatever they accept must go through the rest of `capsim merge` without panicking:
+//! `check_parts`, `partial::fits` against the scenario the shards ran
 //! (`fuzz/seeds/tiny.toml`, whose partial results are small enough to fuzz quickly), merging
 //! (two parts, as two shards), and every table.
 //!
@@ -39,12 +40,14 @@ fn shards() -> &'static Shards {
 }
 
 fn exercise(bytes: &[u8]) {
-    let Ok((meta, agg)) = partial::decode("fuzz.capsim", bytes) else { return };
-    let mut parts = vec![("a".into(), meta.clone(), agg.clone())];
-    let _ = partial::check_parts(&mut parts);
-    // The same part twice: refused as overlapping (or, for an empty range, accepted).
-    let mut twice = vec![("a".into(), meta.clone(), agg.clone()), ("b".into(), meta, agg.clone())];
-    let _ = partial::check_parts(&mut twice);
+    // What `capsim merge` reads first: the header alone, then the parts' agreement.
+    if let Ok(meta) = partial::decode_meta("fuzz.capsim", bytes) {
+        let size = bytes.len() as u64;
+        let _ = partial::check_parts(&mut [("a".into(), meta.clone(), size)]);
+        // The same part twice: refused as overlapping (or, for an empty range, accepted).
+        let _ = partial::check_parts(&mut [("a".into(), meta.clone(), size), ("b".into(), meta, size)]);
+    }
+    let Ok((_, agg)) = partial::decode("fuzz.capsim", bytes) else { return };
 
     let e = shards();
     // The check `capsim merge` makes before merging.
