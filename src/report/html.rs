@@ -156,6 +156,16 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+/// Opens a table and writes its header row; `left(i)` says which columns are left-aligned
+/// (text), the others being right-aligned numbers.
+pub(crate) fn table_head(h: &mut String, heads: &[impl AsRef<str>], left: impl Fn(usize) -> bool) {
+    let _ = write!(h, "<table>\n<tr>");
+    for (i, hd) in heads.iter().enumerate() {
+        let _ = write!(h, "<th{}>{}</th>", if left(i) { " class=\"l\"" } else { "" }, esc(hd.as_ref()));
+    }
+    let _ = writeln!(h, "</tr>");
+}
+
 pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -387,11 +397,7 @@ pub fn report(t: &Tables, info: &ChartInfo, opts: &ChartOptions, charts: &[OutFi
         lang.t("90 %", "第90百分位").into(),
         lang.t("Years with P ≥ 0.5", "短缺概率 ≥ 0.5 的年份").into(),
     ];
-    let _ = write!(h, "<table>\n<tr>");
-    for (i, hd) in heads.iter().enumerate() {
-        let _ = write!(h, "<th{}>{}</th>", if i < 2 { " class=\"l\"" } else { "" }, esc(hd));
-    }
-    let _ = writeln!(h, "</tr>");
+    table_head(&mut h, &heads, |i| i < 2);
     let none = match lang {
         Lang::En => format!("none by {last}"),
         Lang::Zh => format!("{last}年前无"),

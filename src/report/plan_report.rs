@@ -20,7 +20,7 @@ use crate::report::Lang;
 use crate::report::charts::canvas::{Canvas, HAlign, Rgb, VAlign, line_height};
 use crate::report::charts::frame::{self, Key, Rect, palette, size};
 use crate::report::charts::heatmap;
-use crate::report::html::{STYLE, base64, esc, png_size};
+use crate::report::html::{STYLE, base64, esc, png_size, table_head};
 use crate::report::lang::{amount, grouped, prob};
 use crate::scenario::{Build, Scenario};
 
@@ -940,11 +940,7 @@ pub fn report(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions, charts
             lang.t("Fixes year", "对应年份"),
             lang.t("P(shortfall) in that year: before → after", "该年短缺概率：规划前 → 规划后"),
         ];
-        let _ = write!(h, "<table>\n<tr>");
-        for (i, hd) in heads.iter().enumerate() {
-            let _ = write!(h, "<th{}>{}</th>", if matches!(i, 0 | 1 | 5) { " class=\"l\"" } else { "" }, esc(hd));
-        }
-        let _ = writeln!(h, "</tr>");
+        table_head(&mut h, &heads, |i| matches!(i, 0 | 1 | 5));
         for item in &p.items {
             for b in &item.batches {
                 let i = (b.fixes_year - t0) as usize;
@@ -998,11 +994,7 @@ pub fn report(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions, charts
             Lang::Zh => format!("此后实施规划仍高于 {} 的年份：年份（规划前 → 规划后）", set.risk),
         };
         let heads = [lang.t("Town", "新城"), lang.t("Service", "设施"), early.as_str(), late.as_str()];
-        let _ = write!(h, "<table>\n<tr>");
-        for hd in heads {
-            let _ = write!(h, "<th class=\"l\">{}</th>", esc(hd));
-        }
-        let _ = writeln!(h, "</tr>");
+        table_head(&mut h, &heads, |_| true);
         for item in with_years {
             let first_open = set.from + item.build.lead_time;
             let at = |y: i32| (y - t0) as usize;
@@ -1077,11 +1069,7 @@ pub fn report(s: &Scenario, model: &Model, p: &Plan, opts: &ChartOptions, charts
         lang.t("Opening delay", "投用延期"),
         lang.t("Cost per unit", "单位投资"),
     ];
-    let _ = write!(h, "<table>\n<tr>");
-    for (i, hd) in heads.iter().enumerate() {
-        let _ = write!(h, "<th{}>{}</th>", if matches!(i, 0 | 1 | 4) { " class=\"l\"" } else { "" }, esc(hd));
-    }
-    let _ = writeln!(h, "</tr>");
+    table_head(&mut h, &heads, |i| matches!(i, 0 | 1 | 4));
     for (r, res) in s.resources.iter().enumerate() {
         let b = crate::plan::build_of(s, r);
         let default = res.build.is_none();
