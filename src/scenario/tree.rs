@@ -234,34 +234,20 @@ impl SourceFiles {
 
 /// Reads a text file, refusing oversized ones before reading them into memory.
 pub fn read_text_limited(path: &Path, limit: u64) -> Result<String, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if meta.is_dir() {
-        return Err(format!("{} is a directory, not a file", path.display()));
-    }
-    if meta.len() > limit {
-        return Err(format!(
-            "{} is {} bytes; capsim reads files of at most {} bytes (is this the right file?)",
-            path.display(),
-            meta.len(),
-            limit
-        ));
-    }
-    let mut text = String::new();
-    // `take` guards against files that grow while being read.
-    file.take(limit + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read {} as UTF-8 text: {e}", path.display()))?;
-    if text.len() as u64 > limit {
-        return Err(format!("{} is larger than {} bytes", path.display(), limit));
-    }
-    Ok(text)
+    let bytes = read_limited(path, limit, "")?;
+    String::from_utf8(bytes).map_err(|e| format!("cannot read {} as UTF-8 text: {e}", path.display()))
 }
 
 /// Reads a binary file (a font), refusing oversized ones before reading them into memory, and
 /// special files (`/dev/zero`) that report no size but never end.
 pub fn read_bytes_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    read_limited(path, limit, " here")
+}
+
+/// The reading both share: a directory or a file over `limit` is refused before reading, and
+/// `take` guards against files that grow while being read (or never end). `here` qualifies the
+/// limit in the message.
+fn read_limited(path: &Path, limit: u64, here: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let meta = file.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -270,7 +256,7 @@ pub fn read_bytes_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
     }
     if meta.len() > limit {
         return Err(format!(
-            "{} is {} bytes; capsim reads files of at most {} bytes here (is this the right file?)",
+            "{} is {} bytes; capsim reads files of at most {} bytes{here} (is this the right file?)",
             path.display(),
             meta.len(),
             limit
