@@ -39,7 +39,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| engine::simulate_draw(&model, &values, &shocks, &mut ws).expect("finite"))
     });
 
-    // Aggregation of one block of 256 draws (the runner's unit of work).
+    // Aggregation of one block of draws (the runner's unit of work).
     let mut block = stats::Block::new(&model, runner::BLOCK as usize);
     let outputs: Vec<engine::DrawOutput> = (0..runner::BLOCK)
         .map(|d| {
@@ -49,14 +49,14 @@ fn benches(c: &mut Criterion) {
         })
         .collect();
     let mut agg = stats::Aggregate::new(&model);
-    c.bench_function("aggregate a block of 256 draws", |b| {
+    c.bench_function(&format!("aggregate a block of {} draws", runner::BLOCK), |b| {
         b.iter_batched(
             || (),
             |_| {
                 for o in &outputs {
                     block.push(o);
                 }
-                agg.add_block(&model, &mut block);
+                agg.add_block(&mut block);
             },
             BatchSize::SmallInput,
         )

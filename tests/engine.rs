@@ -474,13 +474,32 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
     for draw in 0..300 {
         engine::sample_draw(&m, 11, draw, &mut values, &mut shocks);
         simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+        // Values the Shanghai draws never produce but the block must carry exactly: zeros
+        // among positives, negatives, subnormals, and magnitudes of 10⁹ and more (the exact
+        // sum's slow path), in some draws only.
+        let o = &mut ws.out;
+        match draw % 5 {
+            0 => {
+                o.groups[7] = 0.0;
+                o.migration[2] = -3.5e9;
+                o.demand[40] = 2.0e12 + 0.25;
+                o.capacity[41] = -0.0;
+            }
+            1 => {
+                o.population[3] = 5e-320;
+                o.births[1] = -1e-300;
+                o.capacity[100] = 1e9;
+            }
+            2 => o.groups[7] = -o.groups[7],
+            _ => {}
+        }
         one_by_one.add(&m, &ws.out);
         block.push(&ws.out);
         if block.is_full() {
-            blocked.add_block(&m, &mut block);
+            blocked.add_block(&mut block);
         }
     }
-    blocked.add_block(&m, &mut block);
+    blocked.add_block(&mut block);
     assert_eq!(blocked.draws, 300);
     assert!(blocked == one_by_one, "block aggregation differs from one-by-one aggregation");
 }

@@ -73,66 +73,45 @@ impl Aggregate {
 
     /// Adds the draws collected in a block (the same result as adding them one by one, faster:
     /// each series' histogram is updated for the whole block while it is in cache).
-    pub fn add_block(&mut self, model: &Model, block: &mut Block) {
+    pub fn add_block(&mut self, block: &mut Block) {
         let n = block.len;
         if n == 0 {
             return;
         }
         self.draws += n as u64;
-        let mut buf = std::mem::take(&mut block.scratch);
-        for (sketches, data) in [
-            (&mut self.population, &block.population),
-            (&mut self.groups, &block.groups),
-            (&mut self.births, &block.births),
-            (&mut self.deaths, &block.deaths),
-            (&mut self.migration, &block.migration),
+        let mut codes = std::mem::take(&mut block.codes);
+        let mut g = 0;
+        for sketches in [
+            &mut self.population,
+            &mut self.groups,
+            &mut self.births,
+            &mut self.deaths,
+            &mut self.migration,
+            &mut self.demand,
+            &mut self.capacity,
+            &mut self.gap,
         ] {
             for s in 0..sketches.len() {
                 if let Some(next) = sketches.get(s + 1) {
                     next.prefetch();
                 }
-                block.gather(data, s, &mut buf);
-                sketches[s].add_slice(&buf[..n]);
+                let (lo, hi) = (block.lo[g], block.hi[g]);
+                if lo != hi {
+                    block.gather(g, &mut codes);
+                }
+                let sum = i128::from(block.sum[g]) + block.wide[g];
+                sketches[s].add_encoded(n as u64, lo, hi, sum, &codes[..n]);
+                g += 1;
             }
         }
-        let rows = model.rows;
-        let series = self.demand.len() / rows;
-        let mut first = std::mem::take(&mut block.first_row);
-        let mut cap = std::mem::take(&mut block.scratch2);
-        for s in 0..series {
-            first[..n].fill(rows);
-            for row in 0..rows {
-                let i = s * rows + row;
-                if i + 1 < self.demand.len() {
-                    self.demand[i + 1].prefetch();
-                    self.capacity[i + 1].prefetch();
-                    self.gap[i + 1].prefetch();
-                }
-                block.gather(&block.demand, i, &mut buf);
-                block.gather(&block.capacity, i, &mut cap);
-                self.demand[i].add_slice(&buf[..n]);
-                self.capacity[i].add_slice(&cap[..n]);
-                let mut short = 0;
-                for lane in 0..n {
-                    let is_short = buf[lane] > cap[lane];
-                    // Reuse the demand buffer for the gap.
-                    buf[lane] = if is_short { buf[lane] - cap[lane] } else { 0.0 };
-                    short += u64::from(is_short);
-                    if is_short && first[lane] == rows {
-                        first[lane] = row;
-                    }
-                }
-                self.gap[i].add_slice(&buf[..n]);
-                self.shortfall[i] += short;
-            }
-            for &f in &first[..n] {
-                self.first[s * (rows + 1) + f] += 1;
-            }
+        for (a, b) in self.shortfall.iter_mut().zip(&mut block.shortfall) {
+            *a += std::mem::take(b);
         }
-        block.first_row = first;
-        block.scratch = buf;
-        block.scratch2 = cap;
-        block.len = 0;
+        for (a, b) in self.first.iter_mut().zip(&mut block.first) {
+            *a += std::mem::take(b);
+        }
+        block.codes = codes;
+        block.reset();
     }
 
     /// Adds one draw.
@@ -236,46 +215,99 @@ impl Aggregate {
     }
 }
 
-/// Series per tile of a [`Block`]: one cache line of `f64`.
-const TILE: usize = 8;
+/// Series per tile of a [`Block`]: one cache line of 32-bit codes.
+const TILE: usize = 16;
 
-/// Draws collected for [`Aggregate::add_block`]. Values are stored in tiles of 8 series: a
-/// draw's values are written contiguously (8 series per cache line), and a tile holds every
-/// lane of its 8 series, so both filling and aggregating stream through memory.
+/// Draws collected for [`Aggregate::add_block`]. Each draw is summarised as it is pushed, in
+/// draw order: every series' extremes and exact sum are updated, shortfalls counted, and each
+/// value encoded as its 32-bit bucket code ([`Sketch::encode`]); only the codes are stored,
+/// in tiles of 16 series (a draw's codes of 16 series fill one cache line; a tile holds every
+/// lane of its series), half the bytes of the values themselves. The block is far larger than
+/// the cache, so moving data into and out of it is most of the aggregation's cost.
 #[derive(Clone, Debug)]
 pub struct Block {
     lanes: usize,
     len: usize,
-    population: Vec<Tile>,
-    groups: Vec<Tile>,
-    demand: Vec<Tile>,
-    capacity: Vec<Tile>,
-    births: Vec<Tile>,
-    deaths: Vec<Tile>,
-    migration: Vec<Tile>,
-    scratch: Vec<f64>,
-    scratch2: Vec<f64>,
-    first_row: Vec<usize>,
+    rows: usize,
+    /// Codes `[series / TILE][lane]`, series in [`Aggregate::add_block`]'s order.
+    tiles: Vec<CodeTile>,
+    /// This draw's codes, then copied into `tiles` a whole line at a time.
+    draw_codes: Vec<u32>,
+    /// Per kind of series (in [`Aggregate::add_block`]'s order), runs of consecutive series
+    /// with the same bucket-key parameters: `(first, end, shift, offset)`, relative to the kind.
+    runs: [Vec<(usize, usize, u32, f64)>; 8],
+    /// Each series' extremes over the block's draws.
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    /// Each series' fixed-point sum of the values below 10⁹ in magnitude...
+    sum: Vec<i64>,
+    /// ...and of the others (rare: exact 128-bit arithmetic), with whether there are any.
+    wide: Vec<i128>,
+    any_wide: bool,
+    /// This draw's gaps `[area][resource][row]`.
+    gaps: Vec<f64>,
+    /// Shortfall counts and first-shortfall rows, shaped as in [`Aggregate`].
+    shortfall: Vec<u64>,
+    first: Vec<u64>,
+    codes: Vec<u32>,
 }
 
 impl Block {
     /// A block of up to `lanes` draws for `model`.
     pub fn new(model: &Model, lanes: usize) -> Block {
         let shape = Aggregate::new(model);
-        let size = |series: usize| series.div_ceil(TILE) * lanes;
-        Block {
+        let kinds = [
+            &shape.population,
+            &shape.groups,
+            &shape.births,
+            &shape.deaths,
+            &shape.migration,
+            &shape.demand,
+            &shape.capacity,
+            &shape.gap,
+        ];
+        let runs = kinds.map(|sketches| {
+            let mut runs: Vec<(usize, usize, u32, f64)> = Vec::new();
+            for (i, s) in sketches.iter().enumerate() {
+                let (shift, offset) = s.key_params();
+                match runs.last_mut() {
+                    Some(last) if (last.2, last.3) == (shift, offset) => last.1 = i + 1,
+                    _ => runs.push((i, i + 1, shift, offset)),
+                }
+            }
+            runs
+        });
+        let series: usize = kinds.iter().map(|k| k.len()).sum();
+        let padded = series.div_ceil(TILE) * TILE;
+        let mut block = Block {
             lanes,
             len: 0,
-            population: vec![Tile::default(); size(shape.population.len())],
-            groups: vec![Tile::default(); size(shape.groups.len())],
-            demand: vec![Tile::default(); size(shape.demand.len())],
-            capacity: vec![Tile::default(); size(shape.capacity.len())],
-            births: vec![Tile::default(); size(shape.births.len())],
-            deaths: vec![Tile::default(); size(shape.deaths.len())],
-            migration: vec![Tile::default(); size(shape.migration.len())],
-            scratch: vec![0.0; lanes],
-            scratch2: vec![0.0; lanes],
-            first_row: vec![0; lanes],
+            rows: model.rows,
+            tiles: huge_vec(padded / TILE * lanes),
+            draw_codes: vec![0; padded],
+            runs,
+            lo: vec![0.0; series],
+            hi: vec![0.0; series],
+            sum: vec![0; series],
+            wide: vec![0; series],
+            any_wide: false,
+            gaps: vec![0.0; shape.gap.len()],
+            shortfall: vec![0; shape.shortfall.len()],
+            first: vec![0; shape.first.len()],
+            codes: vec![0; lanes],
+        };
+        block.reset();
+        block
+    }
+
+    fn reset(&mut self) {
+        self.len = 0;
+        self.lo.fill(f64::INFINITY);
+        self.hi.fill(f64::NEG_INFINITY);
+        self.sum.fill(0);
+        if self.any_wide {
+            self.wide.fill(0);
+            self.any_wide = false;
         }
     }
 
@@ -284,62 +316,190 @@ impl Block {
         self.len == self.lanes
     }
 
-    /// Copies one draw's output into the next lane.
+    /// Adds one draw's output (which must be finite, as `simulate_draw` guarantees).
     pub fn push(&mut self, out: &DrawOutput) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { self.push_avx2(out) };
+            }
+        }
+        self.push_body(out)
+    }
+
+    /// [`Block::push`] compiled for AVX2: four values to a vector instead of two. Only
+    /// comparisons, additions and integer operations, so the same results as the portable
+    /// build to the bit.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn push_avx2(&mut self, out: &DrawOutput) {
+        self.push_body(out)
+    }
+
+    #[inline(always)]
+    fn push_body(&mut self, out: &DrawOutput) {
+        assert!(self.len < self.lanes, "push into a full block");
+        let rows = self.rows;
+        // Gaps, shortfall counts and first-shortfall rows, per (area, resource).
+        for (s, ((d, c), gap)) in out
+            .demand
+            .chunks_exact(rows)
+            .zip(out.capacity.chunks_exact(rows))
+            .zip(self.gaps.chunks_exact_mut(rows))
+            .enumerate()
+        {
+            let mut first = rows;
+            for row in 0..rows {
+                let short = d[row] > c[row];
+                gap[row] = if short { d[row] - c[row] } else { 0.0 };
+                self.shortfall[s * rows + row] += u64::from(short);
+                if short && first == rows {
+                    first = row;
+                }
+            }
+            self.first[s * (rows + 1) + first] += 1;
+        }
+        let mut g = 0;
+        let gaps = std::mem::take(&mut self.gaps);
+        for (kind, src) in
+            [&out.population, &out.groups, &out.births, &out.deaths, &out.migration, &out.demand, &out.capacity, &gaps]
+                .into_iter()
+                .enumerate()
+        {
+            for r in 0..self.runs[kind].len() {
+                let (first, end, shift, offset) = self.runs[kind][r];
+                self.record(g + first, &src[first..end], (shift, offset));
+            }
+            g += src.len();
+        }
+        self.gaps = gaps;
         let (lane, lanes) = (self.len, self.lanes);
-        for (dst, src) in [
-            (&mut self.population, &out.population),
-            (&mut self.groups, &out.groups),
-            (&mut self.demand, &out.demand),
-            (&mut self.capacity, &out.capacity),
-            (&mut self.births, &out.births),
-            (&mut self.deaths, &out.deaths),
-            (&mut self.migration, &out.migration),
-        ] {
-            let mut tiles = src.chunks_exact(TILE);
-            for (t, tile) in tiles.by_ref().enumerate() {
-                store_tile(&mut dst[t * lanes + lane], tile);
-            }
-            let rest = tiles.remainder();
-            if !rest.is_empty() {
-                dst[(src.len() / TILE) * lanes + lane].0[..rest.len()].copy_from_slice(rest);
-            }
+        for (t, codes) in self.draw_codes.chunks_exact(TILE).enumerate() {
+            store_tile(&mut self.tiles[t * lanes + lane], codes);
         }
         store_fence();
         self.len += 1;
     }
 
-    /// The lanes of series `s` into `buf`.
-    fn gather(&self, data: &[Tile], s: usize, buf: &mut [f64]) {
-        let (t, k) = (s / TILE, s % TILE);
-        let tiles = &data[t * self.lanes..t * self.lanes + self.len];
+    /// Series `g, g+1, …` take `values`: extremes, sums and codes.
+    #[inline(always)]
+    fn record(&mut self, g: usize, values: &[f64], (shift, offset): (u32, f64)) {
+        let n = values.len();
+        let (lo, hi) = (&mut self.lo[g..g + n], &mut self.hi[g..g + n]);
+        let (sum, codes) = (&mut self.sum[g..g + n], &mut self.draw_codes[g..g + n]);
+        Self::extremes(values, lo, hi);
+        let mut wide = false;
+        for i in 0..n {
+            let v = values[i];
+            wide |= v.abs() >= 1e9;
+            sum[i] = sum[i].wrapping_add(Sketch::fixed_fast(v));
+            codes[i] = Sketch::encode(v, shift, offset);
+        }
+        if wide {
+            self.any_wide = true;
+            // Values of 10⁹ or more: the fast contribution is taken back and the exact one
+            // kept apart.
+            for (i, &v) in values.iter().enumerate() {
+                if v.abs() >= 1e9 {
+                    sum[i] = sum[i].wrapping_sub(Sketch::fixed_fast(v));
+                    self.wide[g + i] += Sketch::fixed_exact(v);
+                }
+            }
+        }
+    }
+
+    /// `lo[i] = if v < lo[i] { v } else { lo[i] }` and likewise `hi` for each value: the
+    /// comparisons [`Sketch::add_slice`] makes (so a −0 never replaces a +0). On x86-64 with the
+    /// `minpd`/`maxpd` instructions, whose rule is exactly that comparison: written as plain Rust,
+    /// the compiler turns the loop into masked stores, which are slow on some processors.
+    #[inline(always)]
+    fn extremes(values: &[f64], lo: &mut [f64], hi: &mut [f64]) {
+        let n = values.len();
+        let (lo, hi) = (&mut lo[..n], &mut hi[..n]);
+        #[cfg(target_arch = "x86_64")]
+        let done = {
+            use std::arch::x86_64::{_mm_loadu_pd, _mm_max_pd, _mm_min_pd, _mm_storeu_pd};
+            let pairs = n / 2 * 2;
+            for i in (0..pairs).step_by(2) {
+                // SAFETY: `i + 1 < n` and all three slices hold `n` values (unaligned loads and
+                // stores of two doubles each); SSE2 is part of x86-64.
+                unsafe {
+                    let v = _mm_loadu_pd(values.as_ptr().add(i));
+                    // minpd(a, b) = a < b ? a : b; maxpd(a, b) = a > b ? a : b.
+                    let l = _mm_min_pd(v, _mm_loadu_pd(lo.as_ptr().add(i)));
+                    let h = _mm_max_pd(v, _mm_loadu_pd(hi.as_ptr().add(i)));
+                    _mm_storeu_pd(lo.as_mut_ptr().add(i), l);
+                    _mm_storeu_pd(hi.as_mut_ptr().add(i), h);
+                }
+            }
+            pairs
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = 0;
+        for i in done..n {
+            let v = values[i];
+            lo[i] = if v < lo[i] { v } else { lo[i] };
+            hi[i] = if v > hi[i] { v } else { hi[i] };
+        }
+    }
+
+    /// The codes of series `g` for the block's lanes into `buf`.
+    fn gather(&self, g: usize, buf: &mut [u32]) {
+        let (t, k) = (g / TILE, g % TILE);
+        let tiles = &self.tiles[t * self.lanes..t * self.lanes + self.len];
         for (x, tile) in buf[..self.len].iter_mut().zip(tiles) {
             *x = tile.0[k];
         }
     }
 }
 
-/// One lane's values of 8 consecutive series: one cache line.
+/// `n` zeroed tiles, in huge pages where the system allows. A draw writes one line to every
+/// tile group, 16 KB apart: with 4 KB pages each write would need its own TLB entry (a page
+/// walk per line), with 2 MB pages the whole block needs a handful.
+fn huge_vec(n: usize) -> Vec<CodeTile> {
+    let mut v: Vec<CodeTile> = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    {
+        let bytes = n * std::mem::size_of::<CodeTile>();
+        let start = v.as_mut_ptr() as usize;
+        let page = 4096;
+        let aligned = start.next_multiple_of(page);
+        let end = (start + bytes) / page * page;
+        if end > aligned {
+            // SAFETY: `aligned..end` lies within the vector's allocation (page-aligned, as
+            // madvise requires); MADV_HUGEPAGE is advice about how to back untouched memory
+            // and changes no contents. A refusal (no transparent huge pages) is harmless.
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    v.resize(n, CodeTile::default());
+    v
+}
+
+/// One lane's codes of 16 consecutive series: one cache line.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(64))]
-pub struct Tile([f64; TILE]);
+pub struct CodeTile([u32; TILE]);
 
-/// Writes a draw's 8 values into a block's tile. On x86-64 with non-temporal stores: a block
-/// (about 26 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
+/// Writes a draw's 16 codes into a block's tile. On x86-64 with non-temporal stores: a block
+/// (26 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
 /// would first read every line they write from memory; these write the whole line without
 /// reading it, which halves the memory traffic of filling the block.
 #[inline(always)]
-fn store_tile(dst: &mut Tile, src: &[f64]) {
-    let src: &[f64; TILE] = src.try_into().expect("a whole tile");
+fn store_tile(dst: &mut CodeTile, src: &[u32]) {
+    let src: &[u32; TILE] = src.try_into().expect("a whole tile");
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `dst` is a valid, exclusively borrowed, 64-byte-aligned tile (so every 16-byte
-    // store below is aligned and in bounds); `src` is 8 readable f64s (unaligned loads).
+    // store below is aligned and in bounds); `src` is 16 readable u32s (unaligned loads).
     // Non-temporal stores are weakly ordered, which `store_fence` settles after each draw.
     unsafe {
-        use std::arch::x86_64::{_mm_loadu_pd, _mm_stream_pd};
-        let (d, s) = (dst.0.as_mut_ptr(), src.as_ptr());
-        for j in (0..TILE).step_by(2) {
-            _mm_stream_pd(d.add(j), _mm_loadu_pd(s.add(j)));
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+        let (d, s) = (dst.0.as_mut_ptr().cast::<__m128i>(), src.as_ptr().cast::<__m128i>());
+        for j in 0..TILE / 4 {
+            _mm_stream_si128(d.add(j), _mm_loadu_si128(s.add(j)));
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -32,9 +32,21 @@ const SUM_SCALE: f64 = (1u64 << 20) as f64;
 const ROUND: f64 = 6_755_399_441_055_744.0;
 const ROUND_BITS: i64 = 0x4338_0000_0000_0000;
 
+/// Pages of buckets [`Hist::add_keys`] counts locally: 32,768 buckets, 32 octaves of
+/// whole-number keys (a series spanning more goes key by key).
+const LOCAL_PAGES: usize = 1024;
+
+/// Per-thread counting arrays of [`Hist::add_keys`] (all zero between calls): counts per
+/// bucket and, per page, whether any count in it is non-zero.
+#[derive(Default)]
+struct Scratch {
+    counts: Vec<u32>,
+    marks: Vec<bool>,
+}
+
 thread_local! {
-    /// Per-thread counting array of [`Hist::add_keys`] (all zero between calls).
-    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::RefCell<Scratch> =
+        const { std::cell::RefCell::new(Scratch { counts: Vec::new(), marks: Vec::new() }) };
 }
 
 /// Buckets per page: 32 `u16` counts fill one cache line.
@@ -184,11 +196,11 @@ impl Hist {
         self.bump(pi, (key as usize) & (PAGE - 1), n);
     }
 
-    /// Adds many keys (a block of one series): counted in a small local array when they span a
-    /// narrow range, then added page by page, so each page is looked up and touched once per
-    /// block.
+    /// Adds many keys (a block of one series): counted in a local array (when they span fewer
+    /// than [`LOCAL_PAGES`] pages), marking the pages they fall in, then added page by page,
+    /// so each page is looked up and touched once per block, and pages no key fell in cost
+    /// one byte compared (a series of gaps spans many octaves with few values in each).
     fn add_keys(&mut self, keys: impl Iterator<Item = u64> + Clone, n: usize, range: Option<(u64, u64)>) {
-        const LOCAL: usize = 4096;
         if n == 0 {
             return;
         }
@@ -200,30 +212,37 @@ impl Hist {
             }
             (kmin, kmax)
         });
-        if n < 16 || kmax - kmin >= LOCAL as u64 {
+        let base = kmin & !(PAGE as u64 - 1);
+        let pages = ((kmax - base) as usize >> PAGE_BITS) + 1;
+        if n < 16 || pages > LOCAL_PAGES {
             for k in keys {
                 self.add(k, 1);
             }
             return;
         }
-        // Align the local array to page boundaries. The array lives in a per-thread scratch
-        // buffer, zeroed after use over the span used only (zeroing all of it per call would
-        // cost more than the counting).
-        let base = kmin & !(PAGE as u64 - 1);
-        let span = ((kmax - base) as usize + 1).div_ceil(PAGE) * PAGE;
+        // The arrays live in a per-thread scratch buffer, all zero between calls: only the
+        // pages marked are cleared after use (clearing all of it would cost more than the
+        // counting).
         SCRATCH.with(|cell| {
-            let mut local = cell.borrow_mut();
-            if local.len() < LOCAL + PAGE {
-                local.resize(LOCAL + PAGE, 0);
+            let mut scratch = cell.borrow_mut();
+            let Scratch { counts, marks } = &mut *scratch;
+            if counts.len() < LOCAL_PAGES * PAGE {
+                counts.resize(LOCAL_PAGES * PAGE, 0);
+                marks.resize(LOCAL_PAGES, false);
             }
             for k in keys {
-                local[(k - base) as usize] += 1;
+                let i = (k - base) as usize;
+                counts[i] += 1;
+                // A plain store, not a read-modify-write: no chain of dependent updates.
+                marks[i >> PAGE_BITS] = true;
             }
-            for (ci, chunk) in local[..span].chunks_exact(PAGE).enumerate() {
-                if chunk.iter().all(|&c| c == 0) {
+            for p in 0..pages {
+                if !marks[p] {
                     continue;
                 }
-                let pi = self.page_of(base + (ci * PAGE) as u64);
+                marks[p] = false;
+                let chunk = &mut counts[p * PAGE..(p + 1) * PAGE];
+                let pi = self.page_of(base + (p * PAGE) as u64);
                 let page = &mut self.pages[pi].0;
                 let mut sums = [0u32; PAGE];
                 let mut over = false;
@@ -242,8 +261,8 @@ impl Hist {
                         page[k] = sums[k] as u16;
                     }
                 }
+                chunk.fill(0);
             }
-            local[..span].fill(0);
         });
     }
 
@@ -447,6 +466,84 @@ impl Sketch {
         } else {
             self.add_keyed(values, lo, hi, |m: f64| (m + offset).to_bits() >> shift);
         }
+    }
+
+    /// The bucket-key parameters `(shift, offset)` of this sketch (see [`Sketch::encode`]).
+    #[inline]
+    pub(crate) fn key_params(&self) -> (u32, f64) {
+        (self.shift(), self.offset())
+    }
+
+    /// A finite value as a 32-bit code for [`Sketch::add_encoded`], with this sketch's
+    /// [`key_params`](Sketch::key_params): 0 for zero; otherwise 1 + the bucket key of the
+    /// magnitude (below 2²², so it fits), with bit 31 set for a negative value. Branch-free, so
+    /// a draw's values are encoded four to a vector.
+    #[inline(always)]
+    pub(crate) fn encode(v: f64, shift: u32, offset: f64) -> u32 {
+        let key = (((v.abs() + offset).to_bits() >> shift) as u32).wrapping_add(1);
+        let code = key | (((v.to_bits() >> 63) as u32) << 31);
+        if v == 0.0 { 0 } else { code }
+    }
+
+    /// Adds the summary of a block of `n` values (count, extremes and exact fixed-point sum,
+    /// as [`Sketch::add_slice`] computes them) and their histogram from `codes`, the values
+    /// encoded by [`Sketch::encode`]. `codes` is not read when `lo == hi`; otherwise it holds
+    /// `n` codes. The same result as `add_slice` of the values.
+    pub(crate) fn add_encoded(&mut self, n: u64, lo: f64, hi: f64, sum: i128, codes: &[u32]) {
+        if n == 0 {
+            return;
+        }
+        self.count += n;
+        self.min = self.min.min(lo);
+        self.max = self.max.max(hi);
+        self.sum += sum;
+        let (shift, offset) = (self.shift(), self.offset());
+        let key = |m: f64| (m + offset).to_bits() >> shift;
+        if lo == hi {
+            if lo > 0.0 {
+                self.pos.add(key(lo), n);
+            } else if lo < 0.0 {
+                self.neg.add(key(-lo), n);
+            } else {
+                self.zeros += n;
+            }
+            return;
+        }
+        let decode = |c: u32| u64::from((c & 0x7fff_ffff) - 1);
+        if lo > 0.0 {
+            let range = (key(lo), key(hi));
+            self.pos.add_keys(codes.iter().map(|&c| decode(c)), codes.len(), Some(range));
+            return;
+        }
+        if lo >= 0.0 {
+            let zeros = codes.iter().filter(|&&c| c == 0).count();
+            self.zeros += zeros as u64;
+            let positive = codes.iter().filter(|&&c| c != 0).map(|&c| decode(c));
+            self.pos.add_keys(positive, codes.len() - zeros, None);
+            return;
+        }
+        for &c in codes {
+            if c == 0 {
+                self.zeros += 1;
+            } else if c >> 31 == 0 {
+                self.pos.add(decode(c), 1);
+            } else {
+                self.neg.add(decode(c), 1);
+            }
+        }
+    }
+
+    /// The fixed-point contribution of `v` to the exact sum, for |v| < 10⁹ (where the
+    /// float trick is exact); wrapping, so a contribution added and subtracted again cancels
+    /// whatever `v` is.
+    #[inline(always)]
+    pub(crate) fn fixed_fast(v: f64) -> i64 {
+        ((v * SUM_SCALE + ROUND).to_bits() as i64).wrapping_sub(ROUND_BITS)
+    }
+
+    /// The exact fixed-point value of any finite `v` (rounded to the nearest, ties to even).
+    pub(crate) fn fixed_exact(v: f64) -> i128 {
+        libm::rint(v * SUM_SCALE) as i128
     }
 
     /// The histogram part of [`Sketch::add_slice`]: `key` maps a magnitude > 0 to its bucket
