@@ -1,5 +1,5 @@
-//! Running draws in parallel: rayon workers take fixed blocks of draws from a shared counter,
-//! each fills its own [`Aggregate`], and the partial aggregates are merged. Because every draw
+//! Running draws in parallel: rayon workers take fixed blocks of draws from a shared counter
+//! and add each block to one [`SharedAggregate`]. Because every draw
 //! is a function of (seed, draw index) alone and merging is exact, the result is the same for
 //! any thread count and any split of the draws into shards.
 
@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::engine::{self, DrawOutput, Model, NonFinite};
-use crate::stats::{Aggregate, Block};
+use crate::stats::{Aggregate, Block, SharedAggregate};
 use crate::{Error, Result};
 
 /// Draws handed to a worker at a time (and aggregated together). Each series' histogram is
@@ -55,11 +55,13 @@ pub fn run(
     let done = AtomicU64::new(0);
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<(u64, NonFinite)>> = Mutex::new(None);
-    let partials: Mutex<Vec<Aggregate>> = Mutex::new(Vec::new());
+    let agg = SharedAggregate::new(model);
     pool.scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|_| {
-                let mut agg = Aggregate::new(model);
+        for worker in 0..workers {
+            let (agg, next, done, failed, first_error) = (&agg, &next, &done, &failed, &first_error);
+            scope.spawn(move |_| {
+                // Workers start on different parts of the aggregate, so they seldom wait.
+                let first_part = worker * agg.parts() / workers;
                 // A small run needs no full-size block.
                 let mut block = Block::new(model, BLOCK.min(range.end.saturating_sub(range.start)).max(1) as usize);
                 let mut ws = model.workspace();
@@ -87,23 +89,17 @@ pub fn run(
                         }
                         block.push(&ws.out);
                     }
-                    agg.add_block(&mut block);
+                    agg.add_block(&mut block, first_part);
                     let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
                     progress(finished);
                 }
-                partials.lock().unwrap_or_else(|p| p.into_inner()).push(agg);
             });
         }
     });
     if let Some((draw, e)) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(numerical(e, Some(draw)));
     }
-    let mut parts = partials.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut total = parts.pop().unwrap_or_else(|| Aggregate::new(model));
-    for p in &parts {
-        total.merge(p);
-    }
-    Ok(total)
+    Ok(agg.into_aggregate())
 }
 
 /// Bytes a run needs beyond the scenario itself: one block buffer and one aggregate per worker,

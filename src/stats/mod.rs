@@ -5,6 +5,8 @@
 
 pub mod sketch;
 
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 
 pub use sketch::{Level, Sketch};
@@ -81,28 +83,9 @@ impl Aggregate {
         self.draws += n as u64;
         let mut codes = std::mem::take(&mut block.codes);
         let mut g = 0;
-        for sketches in [
-            &mut self.population,
-            &mut self.groups,
-            &mut self.births,
-            &mut self.deaths,
-            &mut self.migration,
-            &mut self.demand,
-            &mut self.capacity,
-            &mut self.gap,
-        ] {
-            for s in 0..sketches.len() {
-                if let Some(next) = sketches.get(s + 1) {
-                    next.prefetch();
-                }
-                let (lo, hi) = (block.lo[g], block.hi[g]);
-                if lo != hi {
-                    block.gather(g, &mut codes);
-                }
-                let sum = i128::from(block.sum[g]) + block.wide[g];
-                sketches[s].add_encoded(n as u64, lo, hi, sum, &codes[..n]);
-                g += 1;
-            }
+        for sketches in self.series_mut() {
+            block.add_series_to(g, sketches, &mut codes);
+            g += sketches.len();
         }
         for (a, b) in self.shortfall.iter_mut().zip(&mut block.shortfall) {
             *a += std::mem::take(b);
@@ -112,6 +95,20 @@ impl Aggregate {
         }
         block.codes = codes;
         block.reset();
+    }
+
+    /// Every kind of series, in the order a [`Block`] numbers them.
+    fn series_mut(&mut self) -> [&mut Vec<Sketch>; 8] {
+        [
+            &mut self.population,
+            &mut self.groups,
+            &mut self.births,
+            &mut self.deaths,
+            &mut self.migration,
+            &mut self.demand,
+            &mut self.capacity,
+            &mut self.gap,
+        ]
     }
 
     /// Adds one draw.
@@ -212,6 +209,105 @@ impl Aggregate {
         let firsts_ok = self.first.chunks(model.rows + 1).all(|c| c.iter().sum::<u64>() == self.draws);
         let short_ok = self.shortfall.iter().all(|&c| c <= self.draws);
         sketches_ok && firsts_ok && short_ok
+    }
+}
+
+/// Series per part of a [`SharedAggregate`].
+const PART: usize = 256;
+
+/// One aggregate for all of a run's workers: the series split into parts of 256, each behind
+/// its own lock, so the workers add their blocks into one set of histograms — half the memory
+/// of an aggregate per worker, and no merge at the end — and seldom wait on each other: each
+/// starts at a different part. The result does not depend on the order blocks arrive in
+/// (counts and fixed-point sums add exactly), so it is the same as [`Aggregate::add_block`]'s.
+#[derive(Debug)]
+pub struct SharedAggregate {
+    /// Series count of each kind, in [`Block`] order.
+    kinds: [usize; 8],
+    /// `(first series, sketches)` of each part.
+    parts: Vec<(usize, Mutex<Vec<Sketch>>)>,
+    /// Draws, shortfall counts and first-shortfall rows, shaped as in [`Aggregate`].
+    counts: Mutex<(u64, Vec<u64>, Vec<u64>)>,
+}
+
+impl SharedAggregate {
+    /// An empty aggregate shaped for `model`.
+    pub fn new(model: &Model) -> SharedAggregate {
+        let mut agg = Aggregate::new(model);
+        let counts = Mutex::new((0, std::mem::take(&mut agg.shortfall), std::mem::take(&mut agg.first)));
+        let mut kinds = [0; 8];
+        let mut flat = Vec::new();
+        for (k, sketches) in agg.series_mut().into_iter().enumerate() {
+            kinds[k] = sketches.len();
+            flat.append(sketches);
+        }
+        let mut parts = Vec::new();
+        let (mut first, total) = (0, flat.len());
+        let mut flat = flat.into_iter();
+        while first < total {
+            let part: Vec<Sketch> = flat.by_ref().take(PART).collect();
+            let len = part.len();
+            parts.push((first, Mutex::new(part)));
+            first += len;
+        }
+        SharedAggregate { kinds, parts, counts }
+    }
+
+    /// Adds the draws collected in a block, starting with the part at `start` (of
+    /// [`SharedAggregate::parts`]) and wrapping around.
+    pub fn add_block(&self, block: &mut Block, start: usize) {
+        let n = block.len;
+        if n == 0 {
+            return;
+        }
+        let mut codes = std::mem::take(&mut block.codes);
+        let np = self.parts.len();
+        for i in 0..np {
+            let (g, part) = &self.parts[(start + i) % np];
+            let mut sketches = part.lock().unwrap_or_else(|p| p.into_inner());
+            block.add_series_to(*g, &mut sketches, &mut codes);
+        }
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            counts.0 += n as u64;
+            for (a, b) in counts.1.iter_mut().zip(&mut block.shortfall) {
+                *a += std::mem::take(b);
+            }
+            for (a, b) in counts.2.iter_mut().zip(&mut block.first) {
+                *a += std::mem::take(b);
+            }
+        }
+        block.codes = codes;
+        block.reset();
+    }
+
+    /// How many parts the series are split into.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// The aggregate of everything added.
+    pub fn into_aggregate(self) -> Aggregate {
+        let (draws, shortfall, first) = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut flat = Vec::new();
+        for (_, part) in self.parts {
+            flat.append(&mut part.into_inner().unwrap_or_else(|p| p.into_inner()));
+        }
+        let mut flat = flat.into_iter();
+        let mut take = |k: usize| flat.by_ref().take(self.kinds[k]).collect::<Vec<Sketch>>();
+        Aggregate {
+            draws,
+            population: take(0),
+            groups: take(1),
+            births: take(2),
+            deaths: take(3),
+            migration: take(4),
+            demand: take(5),
+            capacity: take(6),
+            gap: take(7),
+            shortfall,
+            first,
+        }
     }
 }
 
@@ -441,6 +537,25 @@ impl Block {
             let v = values[i];
             lo[i] = if v < lo[i] { v } else { lo[i] };
             hi[i] = if v > hi[i] { v } else { hi[i] };
+        }
+    }
+
+    /// Adds series `g, g+1, …` of the block's draws to `sketches` (one per series), with
+    /// `codes` (at least `lanes` long) as room to gather each series' codes into.
+    fn add_series_to(&self, g: usize, sketches: &mut [Sketch], codes: &mut [u32]) {
+        let n = self.len;
+        for s in 0..sketches.len() {
+            // The histograms do not fit in cache: the next one is loaded while this one is
+            // updated.
+            if let Some(next) = sketches.get(s + 1) {
+                next.prefetch();
+            }
+            let (lo, hi) = (self.lo[g + s], self.hi[g + s]);
+            if lo != hi {
+                self.gather(g + s, codes);
+            }
+            let sum = i128::from(self.sum[g + s]) + self.wide[g + s];
+            sketches[s].add_encoded(n as u64, lo, hi, sum, &codes[..n]);
         }
     }
 
