@@ -68,8 +68,9 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
         // half a year: exp(−½·m_0(t)).
         let ek = libm::exp(-k);
         for j in 0..model.mortality.len() {
+            // Both sexes in one call: one run of 2 × 101 ages keeps the vector blocks full.
+            fastmath::survival(ws.m0[j].as_flattened(), ek, ws.surv[j].as_flattened_mut());
             for sex in 0..2 {
-                fastmath::survival(&ws.m0[j][sex], ek, &mut ws.surv[j][sex]);
                 ws.half0[j][sex] = fastmath::exp_nonpositive(-0.5 * ws.m0[j][sex][0] * ek);
             }
         }
