@@ -168,18 +168,34 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
 }
 
 /// `x[nt·len..]`, the "all" block, becomes the sum of the `nt` town blocks of `len` before it,
-/// each element summed from 0 in town order. Block by block, so the additions vectorise.
+/// each element summed from 0 in town order. A block of [`SUM_BLOCK`] elements at a time, summed
+/// over all towns in registers and stored once (not read and written back once per town).
 #[inline(always)]
 fn sum_areas(x: &mut [f64], nt: usize, len: usize) {
     let (towns, all) = x.split_at_mut(nt * len);
     let all = &mut all[..len];
-    all.fill(0.0);
-    for town in towns.chunks_exact(len) {
-        for (a, t) in all.iter_mut().zip(town) {
-            *a += t;
+    let mut at = 0;
+    for out in all.chunks_mut(SUM_BLOCK) {
+        let n = out.len();
+        let mut acc = [0.0; SUM_BLOCK];
+        for town in towns.chunks_exact(len) {
+            if n == SUM_BLOCK {
+                for (a, t) in acc.iter_mut().zip(&town[at..at + SUM_BLOCK]) {
+                    *a += t;
+                }
+            } else {
+                for (a, t) in acc.iter_mut().zip(&town[at..at + n]) {
+                    *a += t;
+                }
+            }
         }
+        out.copy_from_slice(&acc[..n]);
+        at += n;
     }
 }
+
+/// Elements of the "all" sums held in registers at once (four AVX2 vectors).
+const SUM_BLOCK: usize = 16;
 
 /// Population and age groups of one row, for every town. The sums over towns and the demand
 /// are made once the projection is done, for all rows at once ([`demand`], [`sum_areas`]).
@@ -426,20 +442,18 @@ fn survive_rest(
 
 /// Whole units: `⌈v·(1 − 10⁻⁹)⌉` (MODEL §4; the tolerance keeps summation-order noise from
 /// adding a unit).
+#[inline(always)]
 pub fn ceil_units(v: f64) -> f64 {
     ceil(v * (1.0 - 1e-9))
 }
 
-/// `⌈x⌉` for finite x, inline (the same value as `libm::ceil`, but for the sign of a zero): below
-/// 2⁵² in magnitude the truncation through `i64` is exact, and above it every double is whole.
-#[inline]
+/// `⌈x⌉` with a zero always positive (the value of `libm::ceil` but for the sign of a zero: a
+/// demand of −0.3 rounds to 0, not −0). Inline, so that in the AVX2 build of the draw the loops
+/// over rows round four values at a time (`vroundpd`); the ceiling is exact, so every build gives
+/// the same bits.
+#[inline(always)]
 fn ceil(x: f64) -> f64 {
-    if x.abs() < 4_503_599_627_370_496.0 {
-        let t = x as i64 as f64;
-        if t < x { t + 1.0 } else { t }
-    } else {
-        x
-    }
+    x.ceil() + 0.0
 }
 
 /// The opening row of a project in this draw: planned row + delay rounded half up, floored at
