@@ -70,6 +70,10 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
         for j in 0..model.mortality.len() {
             // Both sexes in one call: one run of 2 × 101 ages keeps the vector blocks full.
             fastmath::survival(ws.m0[j].as_flattened(), ek, ws.surv[j].as_flattened_mut());
+            // 1 − S once per schedule, not once per town that uses it.
+            for (d, s) in ws.dead[j].as_flattened_mut().iter_mut().zip(ws.surv[j].as_flattened()) {
+                *d = 1.0 - s;
+            }
             for sex in 0..2 {
                 ws.half0[j][sex] = fastmath::exp_nonpositive(-0.5 * ws.m0[j][sex][0] * ek);
             }
@@ -77,6 +81,7 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
         let z_city = shocks[SHOCK_MIGRATION_CITY * steps + step];
         for (i, t) in model.towns.iter().enumerate() {
             let surv = &ws.surv[t.mortality];
+            let dead = &ws.dead[t.mortality];
             let half0 = ws.half0[t.mortality];
             let pop = &ws.pop[i];
             let next = &mut ws.next[i];
@@ -95,11 +100,12 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
             let [next_f, next_m] = next;
             let mut acc = [[0.0; 4]; 2];
             for x in (0..SURVIVE_CHUNKED).step_by(4) {
-                survive_chunk(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, x, next_f, &mut acc[FEMALE]);
-                survive_chunk(&pop[MALE], &surv[MALE], &h[MALE], net, x, next_m, &mut acc[MALE]);
+                survive_chunk(&pop[FEMALE], &surv[FEMALE], &dead[FEMALE], &h[FEMALE], net, x, next_f, &mut acc[FEMALE]);
+                survive_chunk(&pop[MALE], &surv[MALE], &dead[MALE], &h[MALE], net, x, next_m, &mut acc[MALE]);
             }
-            let deaths_f = survive_rest(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, next_f, &mut acc[FEMALE]);
-            let deaths_m = survive_rest(&pop[MALE], &surv[MALE], &h[MALE], net, next_m, &mut acc[MALE]);
+            let deaths_f =
+                survive_rest(&pop[FEMALE], &surv[FEMALE], &dead[FEMALE], &h[FEMALE], net, next_f, &mut acc[FEMALE]);
+            let deaths_m = survive_rest(&pop[MALE], &surv[MALE], &dead[MALE], &h[MALE], net, next_m, &mut acc[MALE]);
             let mut deaths = 0.0 + deaths_f + deaths_m;
 
             // Births with exposure ½(start + end) of women 15–49 (after the floor).
@@ -395,11 +401,13 @@ const SURVIVE_CHUNKED: usize = 96;
 
 /// Ages `x … x+3` (`x` a multiple of 4 below [`SURVIVE_CHUNKED`]): the survivors `p·s` aged one
 /// year on plus migrants `net·h`, floored at 0 (a plain comparison, not `f64::max`: values are
-/// finite, and it vectorises), and the deaths `p·(1 − s)` into accumulators `j`.
+/// finite, and it vectorises), and the deaths `p·(1 − s)` into accumulators `j` (`d` = 1 − s).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn survive_chunk(
     p: &[f64; AGES],
     s: &[f64; AGES],
+    d: &[f64; AGES],
     h: &[f64; AGES],
     net: f64,
     x: usize,
@@ -407,7 +415,7 @@ fn survive_chunk(
     acc: &mut [f64; 4],
 ) {
     for j in 0..4 {
-        acc[j] += p[x + j] * (1.0 - s[x + j]);
+        acc[j] += p[x + j] * d[x + j];
         let q = p[x + j] * s[x + j] + net * h[x + j + 1];
         n[x + j + 1] = if q > 0.0 { q } else { 0.0 };
     }
@@ -420,6 +428,7 @@ fn survive_chunk(
 fn survive_rest(
     p: &[f64; AGES],
     s: &[f64; AGES],
+    d: &[f64; AGES],
     h: &[f64; AGES],
     net: f64,
     n: &mut [f64; AGES],
@@ -434,9 +443,9 @@ fn survive_rest(
     n[OMEGA] = if q > 0.0 { q } else { 0.0 };
     for j in 0..4 {
         let x = SURVIVE_CHUNKED + j;
-        acc[j] += p[x] * (1.0 - s[x]);
+        acc[j] += p[x] * d[x];
     }
-    let tail = 0.0 + p[OMEGA] * (1.0 - s[OMEGA]);
+    let tail = 0.0 + p[OMEGA] * d[OMEGA];
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 

@@ -354,6 +354,8 @@ pub struct DrawOutput {
 pub struct Workspace {
     pub(crate) m0: Vec<[[f64; AGES]; 2]>,
     pub(crate) surv: Vec<[[f64; AGES]; 2]>,
+    /// 1 − `surv`: the probability of dying over the step.
+    pub(crate) dead: Vec<[[f64; AGES]; 2]>,
     pub(crate) half0: Vec<[f64; 2]>,
     pub(crate) g: Vec<[f64; FERTILE_AGES]>,
     pub(crate) h: Vec<[[f64; AGES]; 2]>,
@@ -377,6 +379,7 @@ impl Workspace {
         Workspace {
             m0: vec![[[0.0; AGES]; 2]; m.mortality.len()],
             surv: vec![[[0.0; AGES]; 2]; m.mortality.len()],
+            dead: vec![[[0.0; AGES]; 2]; m.mortality.len()],
             half0: vec![[0.0; 2]; m.mortality.len()],
             g: vec![[0.0; FERTILE_AGES]; nt],
             h: vec![[[0.0; AGES]; 2]; nt],
