@@ -158,7 +158,7 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
     }
 
     let out = &mut ws.out;
-    capacity(model, values, out);
+    capacity(model, values, out, true);
     demand(model, values, ws);
     // "All": sums over the towns within the draw, each element from 0 in town order.
     let out = &mut ws.out;
@@ -370,9 +370,11 @@ pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, 
     }
 }
 
-/// Every schedule at `values` (once per workspace).
+/// Every schedule and capacity at `values` (once per workspace; a draw recomputes only those
+/// with a random input, and leaves the others as they are in `ws.out`).
 pub(crate) fn fixed_schedules(model: &Model, values: &[f64], ws: &mut Workspace) {
     draw_schedules(model, values, ws, false);
+    capacity(model, values, &mut ws.out, false);
 }
 
 /// A sum with four accumulators: a fixed order (so deterministic), and four times shorter
@@ -472,14 +474,18 @@ pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
     planned_row.saturating_add(d.min(1e6) as i64)
 }
 
-/// Capacity of every town, resource and row (MODEL §5).
+/// Capacity of every town, resource and row (MODEL §5): all of them (`only_random = false`, once
+/// per workspace) or only those with a random input (every draw).
 #[inline(always)]
-fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
+fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput, only_random: bool) {
     let rows = model.rows;
     let nt = model.towns.len();
     let v = |s: Slot| values[s as usize];
     // One town × resource per block of rows, in the order of `model.capacity`.
     for (cap, c) in out.capacity[..nt * model.resources.len() * rows].chunks_exact_mut(rows).zip(&model.capacity) {
+        if only_random && !c.random {
+            continue;
+        }
         cap.fill(v(c.base));
         for p in &c.projects {
             let open = opening_row(p.row, v(p.delay)).clamp(0, rows as i64) as usize;

@@ -98,7 +98,8 @@ impl Model {
         self.t0 + row as i32
     }
 
-    /// A fresh workspace for this model, with the schedules that no draw changes computed once.
+    /// A fresh workspace for this model, with the schedules and capacities that no draw changes
+    /// computed once.
     /// Slots that are not random inputs must hold their central values in every draw.
     pub fn workspace(&self) -> Workspace {
         let mut ws = Workspace::new(self);
@@ -300,6 +301,9 @@ pub enum RuleModel {
 /// Capacity of one town × resource, compiled.
 #[derive(Clone, Debug)]
 pub struct CapacityModel {
+    /// The base or a project has a random amount or delay: recomputed in every draw (the
+    /// others are computed once per workspace).
+    pub random: bool,
     /// Base capacity.
     pub base: Slot,
     /// Projects and closures.
