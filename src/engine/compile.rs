@@ -214,6 +214,8 @@ pub fn compile(s: &Scenario) -> Model {
         .capacity
         .iter()
         .map(|c| CapacityModel {
+            random: any_random(&[slots.of(&c.base)])
+                || c.projects.iter().any(|p| any_random(&[slots.of(&p.amount), slots.of(&p.delay)])),
             base: slots.of(&c.base),
             projects: c
                 .projects

@@ -68,14 +68,20 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
         // half a year: exp(−½·m_0(t)).
         let ek = libm::exp(-k);
         for j in 0..model.mortality.len() {
+            // Both sexes in one call: one run of 2 × 101 ages keeps the vector blocks full.
+            fastmath::survival(ws.m0[j].as_flattened(), ek, ws.surv[j].as_flattened_mut());
+            // 1 − S once per schedule, not once per town that uses it.
+            for (d, s) in ws.dead[j].as_flattened_mut().iter_mut().zip(ws.surv[j].as_flattened()) {
+                *d = 1.0 - s;
+            }
             for sex in 0..2 {
-                fastmath::survival(&ws.m0[j][sex], ek, &mut ws.surv[j][sex]);
                 ws.half0[j][sex] = fastmath::exp_nonpositive(-0.5 * ws.m0[j][sex][0] * ek);
             }
         }
         let z_city = shocks[SHOCK_MIGRATION_CITY * steps + step];
         for (i, t) in model.towns.iter().enumerate() {
             let surv = &ws.surv[t.mortality];
+            let dead = &ws.dead[t.mortality];
             let half0 = ws.half0[t.mortality];
             let pop = &ws.pop[i];
             let next = &mut ws.next[i];
@@ -94,11 +100,12 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
             let [next_f, next_m] = next;
             let mut acc = [[0.0; 4]; 2];
             for x in (0..SURVIVE_CHUNKED).step_by(4) {
-                survive_chunk(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, x, next_f, &mut acc[FEMALE]);
-                survive_chunk(&pop[MALE], &surv[MALE], &h[MALE], net, x, next_m, &mut acc[MALE]);
+                survive_chunk(&pop[FEMALE], &surv[FEMALE], &dead[FEMALE], &h[FEMALE], net, x, next_f, &mut acc[FEMALE]);
+                survive_chunk(&pop[MALE], &surv[MALE], &dead[MALE], &h[MALE], net, x, next_m, &mut acc[MALE]);
             }
-            let deaths_f = survive_rest(&pop[FEMALE], &surv[FEMALE], &h[FEMALE], net, next_f, &mut acc[FEMALE]);
-            let deaths_m = survive_rest(&pop[MALE], &surv[MALE], &h[MALE], net, next_m, &mut acc[MALE]);
+            let deaths_f =
+                survive_rest(&pop[FEMALE], &surv[FEMALE], &dead[FEMALE], &h[FEMALE], net, next_f, &mut acc[FEMALE]);
+            let deaths_m = survive_rest(&pop[MALE], &surv[MALE], &dead[MALE], &h[MALE], net, next_m, &mut acc[MALE]);
             let mut deaths = 0.0 + deaths_f + deaths_m;
 
             // Births with exposure ½(start + end) of women 15–49 (after the floor).
@@ -151,7 +158,7 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
     }
 
     let out = &mut ws.out;
-    capacity(model, values, out);
+    capacity(model, values, out, true);
     demand(model, values, ws);
     // "All": sums over the towns within the draw, each element from 0 in town order.
     let out = &mut ws.out;
@@ -167,18 +174,34 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
 }
 
 /// `x[nt·len..]`, the "all" block, becomes the sum of the `nt` town blocks of `len` before it,
-/// each element summed from 0 in town order. Block by block, so the additions vectorise.
+/// each element summed from 0 in town order. A block of [`SUM_BLOCK`] elements at a time, summed
+/// over all towns in registers and stored once (not read and written back once per town).
 #[inline(always)]
 fn sum_areas(x: &mut [f64], nt: usize, len: usize) {
     let (towns, all) = x.split_at_mut(nt * len);
     let all = &mut all[..len];
-    all.fill(0.0);
-    for town in towns.chunks_exact(len) {
-        for (a, t) in all.iter_mut().zip(town) {
-            *a += t;
+    let mut at = 0;
+    for out in all.chunks_mut(SUM_BLOCK) {
+        let n = out.len();
+        let mut acc = [0.0; SUM_BLOCK];
+        for town in towns.chunks_exact(len) {
+            if n == SUM_BLOCK {
+                for (a, t) in acc.iter_mut().zip(&town[at..at + SUM_BLOCK]) {
+                    *a += t;
+                }
+            } else {
+                for (a, t) in acc.iter_mut().zip(&town[at..at + n]) {
+                    *a += t;
+                }
+            }
         }
+        out.copy_from_slice(&acc[..n]);
+        at += n;
     }
 }
+
+/// Elements of the "all" sums held in registers at once (four AVX2 vectors).
+const SUM_BLOCK: usize = 16;
 
 /// Population and age groups of one row, for every town. The sums over towns and the demand
 /// are made once the projection is done, for all rows at once ([`demand`], [`sum_areas`]).
@@ -347,9 +370,11 @@ pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, 
     }
 }
 
-/// Every schedule at `values` (once per workspace).
+/// Every schedule and capacity at `values` (once per workspace; a draw recomputes only those
+/// with a random input, and leaves the others as they are in `ws.out`).
 pub(crate) fn fixed_schedules(model: &Model, values: &[f64], ws: &mut Workspace) {
     draw_schedules(model, values, ws, false);
+    capacity(model, values, &mut ws.out, false);
 }
 
 /// A sum with four accumulators: a fixed order (so deterministic), and four times shorter
@@ -378,11 +403,13 @@ const SURVIVE_CHUNKED: usize = 96;
 
 /// Ages `x … x+3` (`x` a multiple of 4 below [`SURVIVE_CHUNKED`]): the survivors `p·s` aged one
 /// year on plus migrants `net·h`, floored at 0 (a plain comparison, not `f64::max`: values are
-/// finite, and it vectorises), and the deaths `p·(1 − s)` into accumulators `j`.
+/// finite, and it vectorises), and the deaths `p·(1 − s)` into accumulators `j` (`d` = 1 − s).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn survive_chunk(
     p: &[f64; AGES],
     s: &[f64; AGES],
+    d: &[f64; AGES],
     h: &[f64; AGES],
     net: f64,
     x: usize,
@@ -390,7 +417,7 @@ fn survive_chunk(
     acc: &mut [f64; 4],
 ) {
     for j in 0..4 {
-        acc[j] += p[x + j] * (1.0 - s[x + j]);
+        acc[j] += p[x + j] * d[x + j];
         let q = p[x + j] * s[x + j] + net * h[x + j + 1];
         n[x + j + 1] = if q > 0.0 { q } else { 0.0 };
     }
@@ -403,6 +430,7 @@ fn survive_chunk(
 fn survive_rest(
     p: &[f64; AGES],
     s: &[f64; AGES],
+    d: &[f64; AGES],
     h: &[f64; AGES],
     net: f64,
     n: &mut [f64; AGES],
@@ -417,28 +445,26 @@ fn survive_rest(
     n[OMEGA] = if q > 0.0 { q } else { 0.0 };
     for j in 0..4 {
         let x = SURVIVE_CHUNKED + j;
-        acc[j] += p[x] * (1.0 - s[x]);
+        acc[j] += p[x] * d[x];
     }
-    let tail = 0.0 + p[OMEGA] * (1.0 - s[OMEGA]);
+    let tail = 0.0 + p[OMEGA] * d[OMEGA];
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Whole units: `⌈v·(1 − 10⁻⁹)⌉` (MODEL §4; the tolerance keeps summation-order noise from
 /// adding a unit).
+#[inline(always)]
 pub fn ceil_units(v: f64) -> f64 {
     ceil(v * (1.0 - 1e-9))
 }
 
-/// `⌈x⌉` for finite x, inline (the same value as `libm::ceil`, but for the sign of a zero): below
-/// 2⁵² in magnitude the truncation through `i64` is exact, and above it every double is whole.
-#[inline]
+/// `⌈x⌉` with a zero always positive (the value of `libm::ceil` but for the sign of a zero: a
+/// demand of −0.3 rounds to 0, not −0). Inline, so that in the AVX2 build of the draw the loops
+/// over rows round four values at a time (`vroundpd`); the ceiling is exact, so every build gives
+/// the same bits.
+#[inline(always)]
 fn ceil(x: f64) -> f64 {
-    if x.abs() < 4_503_599_627_370_496.0 {
-        let t = x as i64 as f64;
-        if t < x { t + 1.0 } else { t }
-    } else {
-        x
-    }
+    x.ceil() + 0.0
 }
 
 /// The opening row of a project in this draw: planned row + delay rounded half up, floored at
@@ -448,14 +474,18 @@ pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
     planned_row.saturating_add(d.min(1e6) as i64)
 }
 
-/// Capacity of every town, resource and row (MODEL §5).
+/// Capacity of every town, resource and row (MODEL §5): all of them (`only_random = false`, once
+/// per workspace) or only those with a random input (every draw).
 #[inline(always)]
-fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput) {
+fn capacity(model: &Model, values: &[f64], out: &mut DrawOutput, only_random: bool) {
     let rows = model.rows;
     let nt = model.towns.len();
     let v = |s: Slot| values[s as usize];
     // One town × resource per block of rows, in the order of `model.capacity`.
     for (cap, c) in out.capacity[..nt * model.resources.len() * rows].chunks_exact_mut(rows).zip(&model.capacity) {
+        if only_random && !c.random {
+            continue;
+        }
         cap.fill(v(c.base));
         for p in &c.projects {
             let open = opening_row(p.row, v(p.delay)).clamp(0, rows as i64) as usize;

@@ -98,7 +98,8 @@ impl Model {
         self.t0 + row as i32
     }
 
-    /// A fresh workspace for this model, with the schedules that no draw changes computed once.
+    /// A fresh workspace for this model, with the schedules and capacities that no draw changes
+    /// computed once.
     /// Slots that are not random inputs must hold their central values in every draw.
     pub fn workspace(&self) -> Workspace {
         let mut ws = Workspace::new(self);
@@ -300,6 +301,9 @@ pub enum RuleModel {
 /// Capacity of one town × resource, compiled.
 #[derive(Clone, Debug)]
 pub struct CapacityModel {
+    /// The base or a project has a random amount or delay: recomputed in every draw (the
+    /// others are computed once per workspace).
+    pub random: bool,
     /// Base capacity.
     pub base: Slot,
     /// Projects and closures.
@@ -354,6 +358,8 @@ pub struct DrawOutput {
 pub struct Workspace {
     pub(crate) m0: Vec<[[f64; AGES]; 2]>,
     pub(crate) surv: Vec<[[f64; AGES]; 2]>,
+    /// 1 − `surv`: the probability of dying over the step.
+    pub(crate) dead: Vec<[[f64; AGES]; 2]>,
     pub(crate) half0: Vec<[f64; 2]>,
     pub(crate) g: Vec<[f64; FERTILE_AGES]>,
     pub(crate) h: Vec<[[f64; AGES]; 2]>,
@@ -377,6 +383,7 @@ impl Workspace {
         Workspace {
             m0: vec![[[0.0; AGES]; 2]; m.mortality.len()],
             surv: vec![[[0.0; AGES]; 2]; m.mortality.len()],
+            dead: vec![[[0.0; AGES]; 2]; m.mortality.len()],
             half0: vec![[0.0; 2]; m.mortality.len()],
             g: vec![[0.0; FERTILE_AGES]; nt],
             h: vec![[[0.0; AGES]; 2]; nt],

@@ -90,15 +90,20 @@ pub fn calibrate_gompertz_b(a: f64, c: f64, infant_rate: f64, e0_target: f64) ->
     Ok(libm::exp(0.5 * (lo + hi)))
 }
 
+/// `ln(x + ½)` for `x = 15 … 49`: the same in every draw, so computed once (a random schedule
+/// is recomputed in every draw, and the logarithms were half of its cost).
+static LOG_FERTILE_MID: std::sync::LazyLock<[f64; FERTILE_AGES]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|i| libm::log((FERTILE_MIN + i) as f64 + 0.5)));
+
 /// The gamma-shaped fertility schedule (MODEL §8.1): the gamma density with shape `(μ/σ)²` and
 /// scale `σ²/μ` evaluated at `x + ½` for `x = 15 … 49`, normalised to sum 1.
 pub fn gamma_fertility(mean_age: f64, sd: f64) -> [f64; FERTILE_AGES] {
     let shape = (mean_age / sd) * (mean_age / sd);
     let scale = sd * sd / mean_age;
     let mut log_d = [0.0; FERTILE_AGES];
-    for (i, v) in log_d.iter_mut().enumerate() {
+    for (i, (v, log_x)) in log_d.iter_mut().zip(LOG_FERTILE_MID.iter()).enumerate() {
         let x = (FERTILE_MIN + i) as f64 + 0.5;
-        *v = (shape - 1.0) * libm::log(x) - x / scale;
+        *v = (shape - 1.0) * log_x - x / scale;
     }
     // Work in logs and subtract the largest: the raw density underflows for large shapes.
     let top = log_d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
