@@ -1,5 +1,18 @@
 //! The `capsim` binary: parse arguments, call the library, map errors to exit codes.
 
 fn main() -> std::process::ExitCode {
+    one_malloc_arena();
     capsim::cli::main()
+}
+
+/// Asks glibc's allocator for one arena instead of one per thread. The workers allocate only
+/// when a histogram gains a page — rarely, so they never wait on each other for it — but with
+/// an arena each, pages freed by one thread's vector growth are not reused by the other's, and
+/// a million-draw run held 13 MB more (101 MB instead of 88 MB peak) for nothing.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
 }
