@@ -11,10 +11,11 @@ use crate::engine::{self, DrawOutput, Model, NonFinite};
 use crate::stats::{Aggregate, Block, SharedAggregate};
 use crate::{Error, Result};
 
-/// Draws handed to a worker at a time (and aggregated together). Each series' histogram is
-/// visited once a block, which costs a few cache misses whatever the block's size: 512 draws
-/// spend 7 % less time aggregating than 256 (and 128 draws 30 % more), for a block buffer of
-/// 26 MB per worker in the Shanghai scenario.
+/// The most draws handed to a worker at a time (and aggregated together). Each series'
+/// histogram is visited once a block, which costs a few cache misses whatever the block's size:
+/// 512 draws spend 7 % less time aggregating than 256 (and 128 draws 30 % more), for a block
+/// buffer of 26 MB per worker in the Shanghai scenario. A run too small to give every worker
+/// such blocks takes smaller ones, so all workers share it.
 pub const BLOCK: u64 = 512;
 
 /// The central variant (MODEL §2): every input at its central value and every shock zero.
@@ -56,14 +57,14 @@ pub fn run(
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<(u64, NonFinite)>> = Mutex::new(None);
     let agg = SharedAggregate::new(model);
+    let unit = BLOCK.min(range.end.saturating_sub(range.start).div_ceil(workers as u64)).max(1);
     pool.scope(|scope| {
         for worker in 0..workers {
             let (agg, next, done, failed, first_error) = (&agg, &next, &done, &failed, &first_error);
             scope.spawn(move |_| {
                 // Workers start on different parts of the aggregate, so they seldom wait.
                 let first_part = worker * agg.parts() / workers;
-                // A small run needs no full-size block.
-                let mut block = Block::new(model, BLOCK.min(range.end.saturating_sub(range.start)).max(1) as usize);
+                let mut block = Block::new(model, unit as usize);
                 let mut ws = model.workspace();
                 let mut values = model.central_values();
                 let mut shocks = vec![0.0; model.shock_len()];
@@ -71,11 +72,11 @@ pub fn run(
                     if failed.load(Ordering::Relaxed) {
                         break;
                     }
-                    let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                    let start = next.fetch_add(unit, Ordering::Relaxed);
                     if start >= range.end {
                         break;
                     }
-                    let end = (start + BLOCK).min(range.end);
+                    let end = (start + unit).min(range.end);
                     for draw in start..end {
                         engine::sample_draw(model, seed, draw, &mut values, &mut shocks);
                         if let Err(e) = engine::simulate_draw(model, &values, &shocks, &mut ws) {
@@ -102,8 +103,8 @@ pub fn run(
     Ok(agg.into_aggregate())
 }
 
-/// Bytes a run needs beyond the scenario itself: one block buffer and one aggregate per worker,
-/// plus the merged aggregate (histograms estimated at a few pages per series, generously).
+/// Bytes a run needs beyond the scenario itself: one block buffer per worker and the shared
+/// aggregate (histograms estimated at a few pages per series, generously).
 /// Computed from the model's shape without allocating anything.
 pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
     let (a, nr, rows, steps) =
@@ -113,8 +114,7 @@ pub fn estimate_memory(model: &Model, threads: usize) -> u64 {
     let sketches = value_series + a * nr * rows;
     let per_sketch = std::mem::size_of::<crate::stats::Sketch>() as u64 + 24 * 64;
     let block = sketches * 4 * BLOCK;
-    let per_worker = sketches.saturating_mul(per_sketch).saturating_add(block);
-    per_worker.saturating_mul(threads as u64 + 1)
+    sketches.saturating_mul(per_sketch).saturating_add(block.saturating_mul(threads as u64))
 }
 
 /// Whether a run of `draws` is sure to finish within `seconds`, by a pessimistic bound from the

@@ -471,6 +471,11 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
     let mut one_by_one = capsim::stats::Aggregate::new(&m);
     let mut blocked = capsim::stats::Aggregate::new(&m);
     let mut block = capsim::stats::Block::new(&m, 256);
+    // The runner's aggregate, shared by workers: fed blocks of 64 (a different split), each
+    // starting at a different part.
+    let shared = capsim::stats::SharedAggregate::new(&m);
+    let mut small = capsim::stats::Block::new(&m, 64);
+    let mut blocks_added = 0;
     for draw in 0..300 {
         engine::sample_draw(&m, 11, draw, &mut values, &mut shocks);
         simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
@@ -498,10 +503,18 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
         if block.is_full() {
             blocked.add_block(&mut block);
         }
+        small.push(&ws.out);
+        if small.is_full() {
+            shared.add_block(&mut small, blocks_added * 7 % shared.parts());
+            blocks_added += 1;
+        }
     }
     blocked.add_block(&mut block);
+    shared.add_block(&mut small, 1);
+    assert!(shared.parts() > 1, "the Shanghai scenario's series fill several parts");
     assert_eq!(blocked.draws, 300);
     assert!(blocked == one_by_one, "block aggregation differs from one-by-one aggregation");
+    assert!(shared.into_aggregate() == one_by_one, "the shared aggregate differs from one-by-one aggregation");
 }
 
 #[test]

@@ -104,7 +104,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     let dir = args.out.clone().unwrap_or_else(|| default_out(&args.scenario.scenario, "sweep"));
     output::prepare(&dir, args.force)?;
     let threads = if args.threads == 0 { rayon::current_num_threads() } else { args.threads };
-    // Points run one after another, each with one aggregate per worker: the base scenario's
+    // Points run one after another, each with one aggregate and a block per worker: the base scenario's
     // shape is the one to check, unless the horizon itself is swept.
     super::run::check_memory(&crate::engine::compile(&base), threads)?;
     if params.iter().any(|p| p.path == "settings.base_year" || p.path == "settings.end_year") {

@@ -10,8 +10,8 @@
 //! alone, and a point gives exactly what `capsim run` gives for the edited scenario.
 //!
 //! Points run one after another, each over its draws on all workers (`runner::run`): the runner
-//! is exact for any thread count, keeps both cores busy whenever a point has more than one
-//! block (64) of draws per worker, and holds one aggregate per worker rather than one per point.
+//! is exact for any thread count, splits even a small point's draws between the workers, and
+//! holds one aggregate for the point being run rather than one per point.
 
 use std::fmt::Write;
 
