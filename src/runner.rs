@@ -39,7 +39,8 @@ fn numerical(e: NonFinite, draw: Option<u64>) -> Error {
 }
 
 /// Runs draws `range` with `threads` workers (0 = all cores), calling `progress` with the
-/// number of draws finished so far (from one thread at a time, roughly every block).
+/// number of draws finished so far (roughly every block; from any worker, so possibly out of
+/// order: a caller showing progress keeps the largest).
 pub fn run(
     model: &Model,
     seed: u64,

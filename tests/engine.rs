@@ -461,28 +461,32 @@ fn adding_a_project_changes_no_other_sampled_value() {
 
 #[test]
 fn block_aggregation_equals_adding_draws_one_by_one() {
-    // The runner aggregates through blocks (tiles, non-temporal stores, per-series passes);
-    // the result must be exactly that of adding each draw on its own. 300 draws in blocks of
-    // 256 leave a partial second block; the Shanghai scenario's series counts are not
-    // multiples of the 8-series tile.
+    // The runner aggregates through blocks (codes in tiles, non-temporal stores, per-series
+    // passes) into an aggregate shared by its workers; the result must be exactly — to the
+    // byte of a partial result — that of adding each draw on its own. 300 draws in blocks of
+    // 256 leave a partial second block; blocks of 64 are another split, added in reverse
+    // order; blocks of one draw are the extreme. The Shanghai scenario's series
+    // counts are not multiples of the 16-series tile.
     let s = capsim::scenario::load(&crate::util::scenario("shanghai-new-towns.toml"), &[]).unwrap();
     let m = engine::compile(&s);
     let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
     let mut one_by_one = capsim::stats::Aggregate::new(&m);
     let mut blocked = capsim::stats::Aggregate::new(&m);
     let mut block = capsim::stats::Block::new(&m, 256);
-    // The runner's aggregate, shared by workers: fed blocks of 64 (a different split), each
-    // starting at a different part.
     let shared = capsim::stats::SharedAggregate::new(&m);
-    let mut small = capsim::stats::Block::new(&m, 64);
-    let mut blocks_added = 0;
-    for draw in 0..300 {
+    let mut smalls: Vec<_> = (0..5).map(|_| capsim::stats::Block::new(&m, 64)).collect();
+    let mut singles = capsim::stats::Aggregate::new(&m);
+    let mut single = capsim::stats::Block::new(&m, 1);
+    // A whole-number demand series (10-bit keys on v + 1024) for negatives and subnormals.
+    let (nr, rows) = (m.resources.len(), m.rows);
+    let whole = m.resources.iter().position(|r| r.integral).expect("a whole-number resource");
+    let whole_at = whole * rows + 3;
+    for draw in 0..300u64 {
         engine::sample_draw(&m, 11, draw, &mut values, &mut shocks);
         simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
-        // Values the Shanghai draws never produce but the block must carry exactly: zeros
-        // among positives, negatives, subnormals, and magnitudes of 10⁹ and more (the exact
-        // sum's slow path), in some draws only.
-        let o = &mut ws.out;
+        // Values the Shanghai draws never produce but the block must carry exactly (written
+        // into a copy: the workspace keeps fixed capacities between draws).
+        let mut o = ws.out.clone();
         match draw % 5 {
             0 => {
                 o.groups[7] = 0.0;
@@ -498,23 +502,42 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
             2 => o.groups[7] = -o.groups[7],
             _ => {}
         }
-        one_by_one.add(&m, &ws.out);
-        block.push(&ws.out);
+        // Only zeros of both signs; a constant of 10⁹ and more; a constant with one negative
+        // lane; a few positives among zeros (fewer than 16 a block); a whole-number series
+        // with negatives and subnormals.
+        o.groups[9] = if draw % 2 == 0 { 0.0 } else { -0.0 };
+        o.groups[15] = if draw < 128 { -0.0 } else { 0.0 };
+        o.population[5] = 3.0e9;
+        o.groups[11] = if draw == 17 { -2.0 } else { 5.0 };
+        o.groups[13] = if draw % 25 == 0 { 12.5 } else { 0.0 };
+        o.demand[whole_at] = match draw % 3 {
+            0 => -7.0,
+            1 => 4e-320,
+            _ => o.demand[whole_at],
+        };
+        assert!(whole_at < nr * rows);
+        one_by_one.add(&m, &o);
+        block.push(&o);
         if block.is_full() {
             blocked.add_block(&mut block);
         }
-        small.push(&ws.out);
-        if small.is_full() {
-            shared.add_block(&mut small, blocks_added * 7 % shared.parts());
-            blocks_added += 1;
-        }
+        smalls[draw as usize / 64].push(&o);
+        single.push(&o);
+        singles.add_block(&mut single);
     }
     blocked.add_block(&mut block);
-    shared.add_block(&mut small, 1);
+    // Later draws first (so a tie between zeros of both signs meets them in another order),
+    // each block starting at a different part.
+    for (i, small) in smalls.iter_mut().enumerate().rev() {
+        shared.add_block(small, i * 7 % shared.parts());
+    }
     assert!(shared.parts() > 1, "the Shanghai scenario's series fill several parts");
     assert_eq!(blocked.draws, 300);
-    assert!(blocked == one_by_one, "block aggregation differs from one-by-one aggregation");
-    assert!(shared.into_aggregate() == one_by_one, "the shared aggregate differs from one-by-one aggregation");
+    let bytes = |a: &capsim::stats::Aggregate| postcard::to_stdvec(a).unwrap();
+    let want = bytes(&one_by_one);
+    assert!(bytes(&blocked) == want, "block aggregation differs from one-by-one aggregation");
+    assert!(bytes(&singles) == want, "blocks of one draw differ from one-by-one aggregation");
+    assert!(bytes(&shared.into_aggregate()) == want, "the shared aggregate differs from one-by-one aggregation");
 }
 
 #[test]

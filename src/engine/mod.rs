@@ -371,7 +371,8 @@ pub struct Workspace {
     pub(crate) band_rows: Vec<f64>,
     /// One rule's demand per resident by row (or a derived rule's source demand).
     pub(crate) coef_rows: Vec<f64>,
-    /// The last draw's results.
+    /// The last draw's results. Read-only between draws: capacities with no random input
+    /// are computed once per workspace and kept here, not recomputed by each draw.
     pub out: DrawOutput,
 }
 

@@ -351,6 +351,8 @@ pub struct Block {
 impl Block {
     /// A block of up to `lanes` draws for `model`.
     pub fn new(model: &Model, lanes: usize) -> Block {
+        // A series' fast sum holds up to 2⁵⁰ a value (|v| < 10⁹ at 2²⁰) in an i64.
+        assert!(lanes <= 8192, "a block of more than 8,192 draws would overflow its sums");
         let shape = Aggregate::new(model);
         let kinds = [
             &shape.population,
@@ -506,7 +508,7 @@ impl Block {
     }
 
     /// `lo[i] = if v < lo[i] { v } else { lo[i] }` and likewise `hi` for each value: the
-    /// comparisons [`Sketch::add_slice`] makes (so a −0 never replaces a +0). On x86-64 with the
+    /// comparisons [`Sketch::add_slice`] makes (a zero never replaces a zero of the other sign). On x86-64 with the
     /// `minpd`/`maxpd` instructions, whose rule is exactly that comparison: written as plain Rust,
     /// the compiler turns the loop into masked stores, which are slow on some processors.
     #[inline(always)]

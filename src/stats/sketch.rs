@@ -457,8 +457,10 @@ impl Sketch {
         };
         let n = values.len() as u64;
         self.count += n;
-        self.min = self.min.min(lo);
-        self.max = self.max.max(hi);
+        // `+ 0.0` turns −0 into +0: which zero a tie keeps would otherwise depend on the
+        // order blocks and shards arrive in, and a partial result must not.
+        self.min = self.min.min(lo + 0.0);
+        self.max = self.max.max(hi + 0.0);
         self.sum += sum;
         let offset = self.offset();
         if offset == 0.0 {
@@ -480,6 +482,8 @@ impl Sketch {
     /// a draw's values are encoded four to a vector.
     #[inline(always)]
     pub(crate) fn encode(v: f64, shift: u32, offset: f64) -> u32 {
+        // Keys below 2²² (9 or 10 bits: shift ≥ 42) leave bit 31 for the sign.
+        debug_assert!(shift >= 42);
         let key = (((v.abs() + offset).to_bits() >> shift) as u32).wrapping_add(1);
         let code = key | (((v.to_bits() >> 63) as u32) << 31);
         if v == 0.0 { 0 } else { code }
@@ -494,8 +498,10 @@ impl Sketch {
             return;
         }
         self.count += n;
-        self.min = self.min.min(lo);
-        self.max = self.max.max(hi);
+        // `+ 0.0` turns −0 into +0: which zero a tie keeps would otherwise depend on the
+        // order blocks and shards arrive in, and a partial result must not.
+        self.min = self.min.min(lo + 0.0);
+        self.max = self.max.max(hi + 0.0);
         self.sum += sum;
         let (shift, offset) = (self.shift(), self.offset());
         let key = |m: f64| (m + offset).to_bits() >> shift;
@@ -592,8 +598,8 @@ impl Sketch {
     pub fn merge(&mut self, o: &Sketch) {
         debug_assert_eq!(self.bits, o.bits);
         self.count += o.count;
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
+        self.min = self.min.min(o.min + 0.0);
+        self.max = self.max.max(o.max + 0.0);
         self.sum += o.sum;
         self.zeros += o.zeros;
         self.pos.merge(&o.pos);
