@@ -82,11 +82,13 @@ impl Aggregate {
         }
         self.draws += n as u64;
         let mut codes = std::mem::take(&mut block.codes);
+        let mut counts = std::mem::take(&mut block.counts);
         let mut g = 0;
         for sketches in self.series_mut() {
-            block.add_series_to(g, sketches, &mut codes);
+            block.add_series_to(g, sketches, &mut codes, &mut counts);
             g += sketches.len();
         }
+        block.counts = counts;
         for (a, b) in self.shortfall.iter_mut().zip(&mut block.shortfall) {
             *a += std::mem::take(b);
         }
@@ -261,12 +263,14 @@ impl SharedAggregate {
             return;
         }
         let mut codes = std::mem::take(&mut block.codes);
+        let mut counts = std::mem::take(&mut block.counts);
         let np = self.parts.len();
         for i in 0..np {
             let (g, part) = &self.parts[(start + i) % np];
             let mut sketches = part.lock().unwrap_or_else(|p| p.into_inner());
-            block.add_series_to(*g, &mut sketches, &mut codes);
+            block.add_series_to(*g, &mut sketches, &mut codes, &mut counts);
         }
+        block.counts = counts;
         {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
             counts.0 += n as u64;
@@ -314,6 +318,17 @@ impl SharedAggregate {
 /// Series per tile of a [`Block`]: one cache line of 32-bit codes.
 const TILE: usize = 16;
 
+/// Buckets a series may span in a block to be counted in [`Block::add_tile`]'s pass: 64 pages.
+const SPAN: usize = 2048;
+
+/// Distance between two series' counts in [`Block::add_tile`]: [`SPAN`] and 40 more, so that
+/// the 16 series' counters do not lie a multiple of 4 KB apart (the processor would take
+/// their loads and stores for the same address's and serialise them).
+const STRIDE: usize = SPAN + 40;
+
+/// Buckets per histogram page (see `sketch`).
+const PAGE_KEYS: u64 = 32;
+
 /// Draws collected for [`Aggregate::add_block`]. Each draw is summarised as it is pushed, in
 /// draw order: every series' extremes and exact sum are updated, shortfalls counted, and each
 /// value encoded as its 32-bit bucket code ([`Sketch::encode`]); only the codes are stored,
@@ -346,6 +361,9 @@ pub struct Block {
     shortfall: Vec<u64>,
     first: Vec<u64>,
     codes: Vec<u32>,
+    /// Room for [`Block::add_tile`]'s counts: [`SPAN`] buckets for each series of a tile (all
+    /// zero between uses).
+    counts: Vec<u16>,
 }
 
 impl Block {
@@ -393,6 +411,7 @@ impl Block {
             shortfall: vec![0; shape.shortfall.len()],
             first: vec![0; shape.first.len()],
             codes: vec![0; lanes],
+            counts: vec![0; TILE * STRIDE],
         };
         block.reset();
         block
@@ -544,20 +563,81 @@ impl Block {
 
     /// Adds series `g, g+1, …` of the block's draws to `sketches` (one per series), with
     /// `codes` (at least `lanes` long) as room to gather each series' codes into.
-    fn add_series_to(&self, g: usize, sketches: &mut [Sketch], codes: &mut [u32]) {
+    fn add_series_to(&self, g: usize, sketches: &mut [Sketch], codes: &mut [u32], counts: &mut [u16]) {
+        let mut s = 0;
+        while s < sketches.len() {
+            if (g + s).is_multiple_of(TILE) && s + TILE <= sketches.len() {
+                self.add_tile(g + s, &mut sketches[s..s + TILE], codes, counts);
+                s += TILE;
+            } else {
+                if let Some(next) = sketches.get(s + 1) {
+                    next.prefetch();
+                }
+                self.add_one(g + s, &mut sketches[s], codes);
+                s += 1;
+            }
+        }
+    }
+
+    /// Adds series `g` of the block's draws to `sketch`, its codes gathered into `codes`.
+    fn add_one(&self, g: usize, sketch: &mut Sketch, codes: &mut [u32]) {
         let n = self.len;
-        for s in 0..sketches.len() {
-            // The histograms do not fit in cache: the next one is loaded while this one is
-            // updated.
-            if let Some(next) = sketches.get(s + 1) {
-                next.prefetch();
+        let (lo, hi) = (self.lo[g], self.hi[g]);
+        if lo != hi {
+            self.gather(g, codes);
+        }
+        let sum = i128::from(self.sum[g]) + self.wide[g];
+        sketch.add_encoded(n as u64, lo, hi, sum, &codes[..n]);
+    }
+
+    /// Adds the 16 series of the tile starting at series `g` to `sketches`. The series whose
+    /// block values are positive and span fewer than [`SPAN`] buckets — most of them — are
+    /// counted together in one pass over the tile's lines, each into its own stretch of
+    /// `counts` (reading each line once, not once per series); the others go one by one.
+    fn add_tile(&self, g: usize, sketches: &mut [Sketch], codes: &mut [u32], counts: &mut [u16]) {
+        let n = self.len;
+        // Per series: the code of its first counted bucket, and a mask that sends the codes
+        // of a series not counted here to bins of its own, emptied afterwards.
+        let mut first_code = [0u32; TILE];
+        let mut mask = [0u32; TILE];
+        let mut base = [0u64; TILE];
+        let mut span = [0usize; TILE];
+        for k in 0..TILE {
+            sketches[k].prefetch();
+            if let Some((kmin, kmax)) = sketches[k].key_range(self.lo[g + k], self.hi[g + k]) {
+                let b = kmin & !(PAGE_KEYS - 1);
+                if kmax - b < SPAN as u64 {
+                    // A positive value's code is 1 + its key.
+                    first_code[k] = b as u32 + 1;
+                    mask[k] = u32::MAX;
+                    base[k] = b;
+                    span[k] = (kmax - b) as usize + 1;
+                }
             }
-            let (lo, hi) = (self.lo[g + s], self.hi[g + s]);
-            if lo != hi {
-                self.gather(g + s, codes);
+        }
+        let counts = &mut counts[..TILE * STRIDE];
+        let t = g / TILE;
+        for (lane, tile) in self.tiles[t * self.lanes..t * self.lanes + n].iter().enumerate() {
+            // A series not counted here spreads its codes over 64 bins by lane, so that its
+            // increments do not queue on one counter.
+            let spread = lane as u32 & 63;
+            for k in 0..TILE {
+                let i = ((tile.0[k].wrapping_sub(first_code[k]) & mask[k]) | (spread & !mask[k])) as usize;
+                debug_assert!(i < SPAN);
+                counts[k * STRIDE + i] += 1;
             }
-            let sum = i128::from(self.sum[g + s]) + self.wide[g + s];
-            sketches[s].add_encoded(n as u64, lo, hi, sum, &codes[..n]);
+        }
+        for k in 0..TILE {
+            let stretch = &mut counts[k * STRIDE..k * STRIDE + SPAN];
+            if mask[k] != 0 {
+                let sum = i128::from(self.sum[g + k]) + self.wide[g + k];
+                let (lo, hi) = (self.lo[g + k], self.hi[g + k]);
+                let len = span[k].next_multiple_of(PAGE_KEYS as usize);
+                sketches[k].add_counted(n as u64, lo, hi, sum, base[k], &mut stretch[..len]);
+            } else {
+                stretch[..64].fill(0);
+                self.add_one(g + k, &mut sketches[k], codes);
+            }
         }
     }
 

@@ -134,6 +134,32 @@ impl Hist {
         }
     }
 
+    /// Adds the counts of a page's 32 buckets to page `pi` (all at once unless one of them
+    /// carries above 16 bits).
+    #[inline]
+    fn add_page<C: Copy + Into<u32>>(&mut self, pi: usize, counts: &[C]) {
+        let page = &mut self.pages[pi].0;
+        let mut sums = [0u32; PAGE];
+        let mut over = false;
+        for k in 0..PAGE.min(counts.len()) {
+            // Counts below 2¹⁶ (u16) or a block's (u32, at most the values of one block).
+            sums[k] = u32::from(page[k]).saturating_add(counts[k].into());
+            over |= sums[k] > 0xffff;
+        }
+        if over {
+            for (k, &c) in counts.iter().enumerate() {
+                let c: u32 = c.into();
+                if c > 0 {
+                    self.bump(pi, k, u64::from(c));
+                }
+            }
+        } else {
+            for k in 0..PAGE.min(counts.len()) {
+                page[k] = sums[k] as u16;
+            }
+        }
+    }
+
     #[cold]
     fn carry(&mut self, pi: usize, k: usize, units: u64) {
         if self.high[pi] == 0 {
@@ -243,24 +269,7 @@ impl Hist {
                 marks[p] = false;
                 let chunk = &mut counts[p * PAGE..(p + 1) * PAGE];
                 let pi = self.page_of(base + (p * PAGE) as u64);
-                let page = &mut self.pages[pi].0;
-                let mut sums = [0u32; PAGE];
-                let mut over = false;
-                for k in 0..PAGE {
-                    sums[k] = u32::from(page[k]) + chunk[k];
-                    over |= sums[k] > 0xffff;
-                }
-                if over {
-                    for (k, &c) in chunk.iter().enumerate() {
-                        if c > 0 {
-                            self.bump(pi, k, u64::from(c));
-                        }
-                    }
-                } else {
-                    for k in 0..PAGE {
-                        page[k] = sums[k] as u16;
-                    }
-                }
+                self.add_page(pi, chunk);
                 chunk.fill(0);
             }
         });
@@ -536,6 +545,37 @@ impl Sketch {
             } else {
                 self.neg.add(decode(c), 1);
             }
+        }
+    }
+
+    /// The bucket keys of a block's positive values, when all of them are positive and not all
+    /// equal: `(key of lo, key of hi)`, every value's key between them (keys rise with the
+    /// value). `None` otherwise.
+    pub(crate) fn key_range(&self, lo: f64, hi: f64) -> Option<(u64, u64)> {
+        if lo > 0.0 && lo != hi {
+            let (shift, offset) = (self.shift(), self.offset());
+            Some(((lo + offset).to_bits() >> shift, (hi + offset).to_bits() >> shift))
+        } else {
+            None
+        }
+    }
+
+    /// Adds a block of `n` positive values counted by bucket: `counts[i]` values in the bucket
+    /// of key `base + i` (`base` a multiple of 32), with the block's extremes and exact sum as
+    /// for [`Sketch::add_encoded`]. Leaves `counts` all zero.
+    pub(crate) fn add_counted(&mut self, n: u64, lo: f64, hi: f64, sum: i128, base: u64, counts: &mut [u16]) {
+        debug_assert!(lo > 0.0 && base.is_multiple_of(PAGE as u64));
+        self.count += n;
+        self.min = self.min.min(lo + 0.0);
+        self.max = self.max.max(hi + 0.0);
+        self.sum += sum;
+        for (p, chunk) in counts.chunks_mut(PAGE).enumerate() {
+            if chunk.iter().all(|&c| c == 0) {
+                continue;
+            }
+            let pi = self.pos.page_of(base + (p * PAGE) as u64);
+            self.pos.add_page(pi, chunk);
+            chunk.fill(0);
         }
     }
 
