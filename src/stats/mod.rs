@@ -466,15 +466,14 @@ impl Block {
             .zip(self.gaps.chunks_exact_mut(rows))
             .enumerate()
         {
-            let mut first = rows;
+            // Branch-free over the rows (so it vectorises); the first shortfall row after.
+            let shortfall = &mut self.shortfall[s * rows..(s + 1) * rows];
             for row in 0..rows {
                 let short = d[row] > c[row];
                 gap[row] = if short { d[row] - c[row] } else { 0.0 };
-                self.shortfall[s * rows + row] += u64::from(short);
-                if short && first == rows {
-                    first = row;
-                }
+                shortfall[row] += u64::from(short);
             }
+            let first = (0..rows).find(|&row| d[row] > c[row]).unwrap_or(rows);
             self.first[s * (rows + 1) + first] += 1;
         }
         let mut g = 0;
