@@ -464,18 +464,37 @@ impl Sketch {
         } else {
             values.iter().map(|v| libm::rint(v * SUM_SCALE) as i128).sum()
         };
-        let n = values.len() as u64;
+        self.add_summary(values.len() as u64, lo, hi, sum);
+        let offset = self.offset();
+        if offset == 0.0 {
+            self.add_keyed(values, lo, hi, |m: f64| m.to_bits() >> shift);
+        } else {
+            self.add_keyed(values, lo, hi, |m: f64| (m + offset).to_bits() >> shift);
+        }
+    }
+
+    /// Adds a block's count, extremes and exact fixed-point sum.
+    #[inline]
+    fn add_summary(&mut self, n: u64, lo: f64, hi: f64, sum: i128) {
         self.count += n;
         // `+ 0.0` turns −0 into +0: which zero a tie keeps would otherwise depend on the
         // order blocks and shards arrive in, and a partial result must not.
         self.min = self.min.min(lo + 0.0);
         self.max = self.max.max(hi + 0.0);
         self.sum += sum;
-        let offset = self.offset();
-        if offset == 0.0 {
-            self.add_keyed(values, lo, hi, |m: f64| m.to_bits() >> shift);
+    }
+
+    /// Adds `n` values equal to `v` to the histogram (or the zeros): one update.
+    #[inline]
+    fn add_same(&mut self, v: f64, n: u64) {
+        let (shift, offset) = (self.shift(), self.offset());
+        let key = |m: f64| (m + offset).to_bits() >> shift;
+        if v > 0.0 {
+            self.pos.add(key(v), n);
+        } else if v < 0.0 {
+            self.neg.add(key(-v), n);
         } else {
-            self.add_keyed(values, lo, hi, |m: f64| (m + offset).to_bits() >> shift);
+            self.zeros += n;
         }
     }
 
@@ -506,24 +525,13 @@ impl Sketch {
         if n == 0 {
             return;
         }
-        self.count += n;
-        // `+ 0.0` turns −0 into +0: which zero a tie keeps would otherwise depend on the
-        // order blocks and shards arrive in, and a partial result must not.
-        self.min = self.min.min(lo + 0.0);
-        self.max = self.max.max(hi + 0.0);
-        self.sum += sum;
-        let (shift, offset) = (self.shift(), self.offset());
-        let key = |m: f64| (m + offset).to_bits() >> shift;
+        self.add_summary(n, lo, hi, sum);
         if lo == hi {
-            if lo > 0.0 {
-                self.pos.add(key(lo), n);
-            } else if lo < 0.0 {
-                self.neg.add(key(-lo), n);
-            } else {
-                self.zeros += n;
-            }
+            self.add_same(lo, n);
             return;
         }
+        let (shift, offset) = (self.shift(), self.offset());
+        let key = |m: f64| (m + offset).to_bits() >> shift;
         let decode = |c: u32| u64::from((c & 0x7fff_ffff) - 1);
         if lo > 0.0 {
             let range = (key(lo), key(hi));
@@ -565,10 +573,7 @@ impl Sketch {
     /// for [`Sketch::add_encoded`]. Leaves `counts` all zero.
     pub(crate) fn add_counted(&mut self, n: u64, lo: f64, hi: f64, sum: i128, base: u64, counts: &mut [u16]) {
         debug_assert!(lo > 0.0 && base.is_multiple_of(PAGE as u64));
-        self.count += n;
-        self.min = self.min.min(lo + 0.0);
-        self.max = self.max.max(hi + 0.0);
-        self.sum += sum;
+        self.add_summary(n, lo, hi, sum);
         for (p, chunk) in counts.chunks_mut(PAGE).enumerate() {
             if chunk.iter().all(|&c| c == 0) {
                 continue;
@@ -596,16 +601,8 @@ impl Sketch {
     /// (monotone), `lo` and `hi` are the block's extremes.
     #[inline(always)]
     fn add_keyed(&mut self, values: &[f64], lo: f64, hi: f64, key: impl Fn(f64) -> u64 + Copy) {
-        let n = values.len() as u64;
-        let first = values[0];
         if lo == hi {
-            if first > 0.0 {
-                self.pos.add(key(first), n);
-            } else if first < 0.0 {
-                self.neg.add(key(-first), n);
-            } else {
-                self.zeros += n;
-            }
+            self.add_same(lo, values.len() as u64);
             return;
         }
         if lo > 0.0 {
