@@ -462,82 +462,111 @@ fn adding_a_project_changes_no_other_sampled_value() {
 #[test]
 fn block_aggregation_equals_adding_draws_one_by_one() {
     // The runner aggregates through blocks (codes in tiles, non-temporal stores, per-series
-    // passes) into an aggregate shared by its workers; the result must be exactly — to the
-    // byte of a partial result — that of adding each draw on its own. 300 draws in blocks of
-    // 256 leave a partial second block; blocks of 64 are another split, added in reverse
-    // order; blocks of one draw are the extreme. The Shanghai scenario's series
-    // counts are not multiples of the 16-series tile.
+    // passes, fixed series taken once) into an aggregate shared by its workers; the result
+    // must be exactly — to the byte of a partial result — that of adding each draw on its own.
+    // 300 draws in blocks of 256 leave a partial second block; blocks of 64 are another split,
+    // added in reverse order; blocks of one draw are the extreme. The Shanghai scenario's
+    // series counts are not multiples of the 16-series tile.
     let s = capsim::scenario::load(&crate::util::scenario("shanghai-new-towns.toml"), &[]).unwrap();
     let m = engine::compile(&s);
-    let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
-    let mut one_by_one = capsim::stats::Aggregate::new(&m);
-    let mut blocked = capsim::stats::Aggregate::new(&m);
-    let mut block = capsim::stats::Block::new(&m, 256);
-    let shared = capsim::stats::SharedAggregate::new(&m);
-    let mut smalls: Vec<_> = (0..5).map(|_| capsim::stats::Block::new(&m, 64)).collect();
-    let mut singles = capsim::stats::Aggregate::new(&m);
-    let mut single = capsim::stats::Block::new(&m, 1);
-    // A whole-number demand series (10-bit keys on v + 1024) for negatives and subnormals.
-    let (nr, rows) = (m.resources.len(), m.rows);
-    let whole = m.resources.iter().position(|r| r.integral).expect("a whole-number resource");
-    let whole_at = whole * rows + 3;
-    for draw in 0..300u64 {
-        engine::sample_draw(&m, 11, draw, &mut values, &mut shocks);
-        simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
-        // Values the Shanghai draws never produce but the block must carry exactly (written
-        // into a copy: the workspace keeps fixed capacities between draws).
-        let mut o = ws.out.clone();
-        match draw % 5 {
-            0 => {
-                o.groups[7] = 0.0;
-                o.migration[2] = -3.5e9;
-                o.demand[40] = 2.0e12 + 0.25;
-                o.capacity[41] = -0.0;
+    let shape = capsim::stats::Aggregate::new(&m);
+    let before = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
+    let (demand, capacity) = m.fixed_demand_capacity();
+    let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
+    let mut flags = vec![false; before];
+    flags.extend(demand.iter().chain(&capacity).chain(&gap));
+    assert_eq!(capsim::stats::Layout::with_fixed(&m, &flags), capsim::stats::Layout::of(&m));
+    // The run's layout, with the constant series below fixed too (a constant of 10⁹ and more,
+    // zeros of both signs); and every series varying, where the draws may change any value.
+    let mut with_constants = flags.clone();
+    for series in [5, shape.population.len() + 9, shape.population.len() + 15] {
+        with_constants[series] = true;
+    }
+    let d0 = before;
+    let c0 = before + demand.len();
+    for (layout, fixed) in [
+        (capsim::stats::Layout::all_varying(&m), vec![false; flags.len()]),
+        (capsim::stats::Layout::with_fixed(&m, &with_constants), with_constants.clone()),
+    ] {
+        let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
+        let mut one_by_one = capsim::stats::Aggregate::new(&m);
+        let mut blocked = capsim::stats::Aggregate::new(&m);
+        let mut block = capsim::stats::Block::with_layout(&m, layout.clone(), 256);
+        let shared = capsim::stats::SharedAggregate::with_layout(&m, layout.clone());
+        let mut smalls: Vec<_> = (0..5).map(|_| capsim::stats::Block::with_layout(&m, layout.clone(), 64)).collect();
+        let mut singles = capsim::stats::Aggregate::new(&m);
+        let mut single = capsim::stats::Block::with_layout(&m, layout.clone(), 1);
+        // A whole-number demand series (10-bit keys on v + 1024) for negatives and subnormals.
+        let (nr, rows) = (m.resources.len(), m.rows);
+        let whole = (0..nr * rows)
+            .find(|&i| m.resources[i / rows].integral && !fixed[d0 + i])
+            .expect("a varying whole-number demand series");
+        // Draw-dependent values go only where the layout lets a series vary.
+        let set = |v: &mut Vec<f64>, at: usize, i: usize, x: f64| {
+            if !fixed[at + i] {
+                v[i] = x;
             }
-            1 => {
-                o.population[3] = 5e-320;
-                o.births[1] = -1e-300;
-                o.capacity[100] = 1e9;
-            }
-            2 => o.groups[7] = -o.groups[7],
-            _ => {}
-        }
-        // Only zeros of both signs; a constant of 10⁹ and more; a constant with one negative
-        // lane; a few positives among zeros (fewer than 16 a block); a whole-number series
-        // with negatives and subnormals.
-        o.groups[9] = if draw % 2 == 0 { 0.0 } else { -0.0 };
-        o.groups[15] = if draw < 128 { -0.0 } else { 0.0 };
-        o.population[5] = 3.0e9;
-        o.groups[11] = if draw == 17 { -2.0 } else { 5.0 };
-        o.groups[13] = if draw % 25 == 0 { 12.5 } else { 0.0 };
-        o.demand[whole_at] = match draw % 3 {
-            0 => -7.0,
-            1 => 4e-320,
-            _ => o.demand[whole_at],
         };
-        assert!(whole_at < nr * rows);
-        one_by_one.add(&m, &o);
-        block.push(&o);
-        if block.is_full() {
-            blocked.add_block(&mut block);
+        for draw in 0..300u64 {
+            engine::sample_draw(&m, 11, draw, &mut values, &mut shocks);
+            simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+            // Values the Shanghai draws never produce but the block must carry exactly
+            // (written into a copy: the workspace keeps fixed capacities between draws).
+            let mut o = ws.out.clone();
+            match draw % 5 {
+                0 => {
+                    o.groups[7] = 0.0;
+                    o.migration[2] = -3.5e9;
+                    set(&mut o.demand, d0, 40, 2.0e12 + 0.25);
+                    set(&mut o.capacity, c0, 41, -0.0);
+                }
+                1 => {
+                    o.population[3] = 5e-320;
+                    o.births[1] = -1e-300;
+                    set(&mut o.capacity, c0, 100, 1e9);
+                }
+                2 => o.groups[7] = -o.groups[7],
+                _ => {}
+            }
+            // Only zeros of both signs; a constant of 10⁹ and more; a constant with one
+            // negative lane; a few positives among zeros (fewer than 16 a block); a
+            // whole-number series with negatives and subnormals.
+            o.groups[9] = if draw % 2 == 0 { 0.0 } else { -0.0 };
+            o.groups[15] = if draw < 128 { -0.0 } else { 0.0 };
+            o.population[5] = 3.0e9;
+            o.groups[11] = if draw == 17 { -2.0 } else { 5.0 };
+            o.groups[13] = if draw % 25 == 0 { 12.5 } else { 0.0 };
+            o.demand[whole] = match draw % 3 {
+                0 => -7.0,
+                1 => 4e-320,
+                _ => o.demand[whole],
+            };
+            one_by_one.add(&m, &o);
+            block.push(&o);
+            if block.is_full() {
+                assert!(block.fixed_held());
+                blocked.add_block(&mut block);
+            }
+            smalls[draw as usize / 64].push(&o);
+            single.push(&o);
+            singles.add_block(&mut single);
         }
-        smalls[draw as usize / 64].push(&o);
-        single.push(&o);
-        singles.add_block(&mut single);
+        blocked.add_block(&mut block);
+        // Later draws first (so a tie between zeros of both signs meets them in another
+        // order), each block starting at a different part.
+        for (i, small) in smalls.iter_mut().enumerate().rev() {
+            assert!(small.fixed_held());
+            shared.add_block(small, i * 7 % shared.parts());
+        }
+        assert!(shared.parts() > 1, "the Shanghai scenario's series fill several parts");
+        assert_eq!(blocked.draws, 300);
+        let bytes = |a: &capsim::stats::Aggregate| postcard::to_stdvec(a).unwrap();
+        let want = bytes(&one_by_one);
+        let fixed = layout.fixed();
+        assert!(bytes(&blocked) == want, "block aggregation differs from one-by-one ({fixed} fixed)");
+        assert!(bytes(&singles) == want, "blocks of one draw differ from one-by-one ({fixed} fixed)");
+        assert!(bytes(&shared.into_aggregate()) == want, "the shared aggregate differs ({fixed} fixed)");
     }
-    blocked.add_block(&mut block);
-    // Later draws first (so a tie between zeros of both signs meets them in another order),
-    // each block starting at a different part.
-    for (i, small) in smalls.iter_mut().enumerate().rev() {
-        shared.add_block(small, i * 7 % shared.parts());
-    }
-    assert!(shared.parts() > 1, "the Shanghai scenario's series fill several parts");
-    assert_eq!(blocked.draws, 300);
-    let bytes = |a: &capsim::stats::Aggregate| postcard::to_stdvec(a).unwrap();
-    let want = bytes(&one_by_one);
-    assert!(bytes(&blocked) == want, "block aggregation differs from one-by-one aggregation");
-    assert!(bytes(&singles) == want, "blocks of one draw differ from one-by-one aggregation");
-    assert!(bytes(&shared.into_aggregate()) == want, "the shared aggregate differs from one-by-one aggregation");
 }
 
 #[test]
@@ -550,4 +579,79 @@ fn small_runs_skip_the_timing_probe_large_ones_do_not() {
     // The bound scales with draws and threads.
     assert!(!capsim::runner::surely_within(&m, 1_000_000, 1, 60.0));
     assert!(capsim::runner::surely_within(&m, 1_000_000, 1, 3_600.0));
+}
+
+#[test]
+fn results_the_model_calls_fixed_are_the_same_in_every_draw() {
+    // Aggregation takes these series' values once per block (`stats::Layout`); a series
+    // wrongly called fixed would be aggregated wrongly. Every shipped scenario, 64 draws: each
+    // series called fixed holds its first draw's value (and the central variant's) throughout.
+    let mut total_fixed = 0;
+    for name in [
+        "shanghai-new-towns.toml",
+        "shanghai-plan-on-time.toml",
+        "shanghai-registered-tfr.toml",
+        "shanghai-slow-attraction.toml",
+        "example.toml",
+    ] {
+        let s = capsim::scenario::load(&crate::util::scenario(name), &[]).unwrap();
+        let m = engine::compile(&s);
+        let (demand, capacity) = m.fixed_demand_capacity();
+        let central = capsim::runner::central(&m).unwrap();
+        let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
+        let mut varied = [vec![false; demand.len()], vec![false; capacity.len()]];
+        for draw in 0..64u64 {
+            engine::sample_draw(&m, 5, draw, &mut values, &mut shocks);
+            simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+            for (k, (fixed, (now, want))) in
+                [(&demand, (&ws.out.demand, &central.demand)), (&capacity, (&ws.out.capacity, &central.capacity))]
+                    .into_iter()
+                    .enumerate()
+            {
+                for i in 0..fixed.len() {
+                    assert!(
+                        !fixed[i] || now[i] == want[i],
+                        "{name}: series {i} of kind {k} is called fixed but varies"
+                    );
+                    varied[k][i] |= now[i] != want[i];
+                }
+            }
+        }
+        // Not vacuous: the draws do vary many demand and capacity series.
+        assert!(varied[0].iter().filter(|v| **v).count() > 10, "{name}: demand varies");
+        total_fixed += demand.iter().chain(&capacity).filter(|f| **f).count();
+        let layout = capsim::stats::Layout::of(&m);
+        let gaps = demand.iter().zip(&capacity).filter(|(d, c)| **d && **c).count();
+        assert_eq!(layout.fixed(), demand.iter().chain(&capacity).filter(|f| **f).count() + gaps);
+    }
+    // The Shanghai scenarios' fixed capacities and street-based demand.
+    assert!(total_fixed > 4000, "only {total_fixed} fixed series");
+}
+
+#[test]
+fn a_series_called_fixed_that_varies_is_caught() {
+    let s = capsim::scenario::load(&crate::util::scenario("example.toml"), &[]).unwrap();
+    let m = engine::compile(&s);
+    let n = capsim::stats::Layout::all_varying(&m).fixed();
+    assert_eq!(n, 0);
+    // Population (series 0) called fixed, which it is not.
+    let series = capsim::stats::Aggregate::new(&m);
+    let count = series.population.len()
+        + series.groups.len()
+        + series.births.len()
+        + series.deaths.len()
+        + series.migration.len()
+        + 3 * series.demand.len();
+    let mut flags = vec![false; count];
+    flags[0] = true;
+    let layout = capsim::stats::Layout::with_fixed(&m, &flags);
+    let mut block = capsim::stats::Block::with_layout(&m, layout, 8);
+    let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
+    for draw in 0..2u64 {
+        assert!(block.fixed_held());
+        engine::sample_draw(&m, 5, draw, &mut values, &mut shocks);
+        simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+        block.push(&ws.out);
+    }
+    assert!(!block.fixed_held(), "a changed 'fixed' series went unnoticed");
 }

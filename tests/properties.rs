@@ -194,11 +194,14 @@ proptest! {
 
     /// The runner's path (a draw's values encoded into a block, blocks of any size added to an
     /// aggregate, or to the shared aggregate in any order) gives byte for byte what adding each
-    /// draw on its own gives, whatever finite values the draws hold.
+    /// draw on its own gives, whatever finite values the draws hold. Series the layout calls
+    /// fixed — the model's, and `constants` with an edge value in every draw — are taken once
+    /// a block; the draws' other values go only into series that may vary.
     #[test]
     fn blocks_equal_one_by_one_for_any_finite_values(
         draws in prop::collection::vec(
             prop::collection::vec((0usize..4, 0usize..24, edge_value()), 0..24), 1..40),
+        constants in prop::collection::vec((0usize..4, 0usize..24, edge_value()), 0..6),
         lanes in 1usize..20,
         seed in any::<u64>(),
     ) {
@@ -206,34 +209,57 @@ proptest! {
             0.015, 0.02, 0.05, 0.5, 3);
         let s = scenario::from_text("prop.toml", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let m = engine::compile(&s);
+        // Series flags in the block's order; the kinds overridden here start at these offsets.
+        let shape = Aggregate::new(&m);
+        let (p, g, b) = (shape.population.len(), shape.groups.len(), shape.births.len());
+        let (demand, capacity) = m.fixed_demand_capacity();
+        let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
+        let mut fixed = vec![false; p + g + 3 * b];
+        fixed.extend(demand.iter().chain(&capacity).chain(&gap));
+        let start = |kind: usize| match kind {
+            0 => (p, g),
+            1 => (p + g + 3 * b, demand.len()),
+            2 => (p + g + 3 * b + demand.len(), capacity.len()),
+            _ => (p + g + 2 * b, b),
+        };
+        for &(kind, i, _) in &constants {
+            let (at, n) = start(kind);
+            fixed[at + i % n] = true;
+        }
+        let layout = capsim::stats::Layout::with_fixed(&m, &fixed);
         let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
         let mut one_by_one = Aggregate::new(&m);
         let mut blocked = Aggregate::new(&m);
-        let mut block = capsim::stats::Block::new(&m, lanes);
-        let shared = capsim::stats::SharedAggregate::new(&m);
+        let mut block = capsim::stats::Block::with_layout(&m, layout.clone(), lanes);
+        let shared = capsim::stats::SharedAggregate::with_layout(&m, layout.clone());
         let mut kept: Vec<capsim::stats::Block> = Vec::new();
         for (draw, overrides) in draws.iter().enumerate() {
             engine::sample_draw(&m, seed, draw as u64, &mut values, &mut shocks);
             engine::simulate_draw(&m, &values, &shocks, &mut ws).map_err(|e| TestCaseError::fail(e.what))?;
             let mut o = ws.out.clone();
-            for &(kind, i, v) in overrides {
+            let constant = constants.iter().map(|c| (c, true));
+            for (&(kind, i, v), is_constant) in overrides.iter().map(|c| (c, false)).chain(constant) {
+                let (at, n) = start(kind);
+                if fixed[at + i % n] && !is_constant {
+                    continue;
+                }
                 let series = match kind {
                     0 => &mut o.groups,
                     1 => &mut o.demand,
                     2 => &mut o.capacity,
                     _ => &mut o.migration,
                 };
-                let n = series.len();
                 series[i % n] = v;
             }
             one_by_one.add(&m, &o);
             block.push(&o);
+            prop_assert!(block.fixed_held());
             if block.is_full() {
                 blocked.add_block(&mut block);
             }
             // The same draws in blocks kept for the shared aggregate.
             if kept.last().is_none_or(|b| b.is_full()) {
-                kept.push(capsim::stats::Block::new(&m, lanes));
+                kept.push(capsim::stats::Block::with_layout(&m, layout.clone(), lanes));
             }
             kept.last_mut().unwrap().push(&o);
         }

@@ -430,4 +430,61 @@ impl Model {
     pub fn central_values(&self) -> Vec<f64> {
         self.central.clone()
     }
+
+    /// Which demand and capacity results are the same in every draw, each `[area][resource][row]`
+    /// as in [`DrawOutput`]: those computed only from slots that are not random inputs, never
+    /// from the population. A conservative answer (a result marked `false` may still happen to
+    /// be constant), so that aggregation can take these series' values once instead of in
+    /// every draw without ever being wrong. What makes it sound: slots other than the random
+    /// inputs hold their central values in every draw ([`sample_draw`]), and the rules below
+    /// read nothing else.
+    pub fn fixed_demand_capacity(&self) -> (Vec<bool>, Vec<bool>) {
+        let (nt, nr, rows) = (self.towns.len(), self.resources.len(), self.rows);
+        let mut random = vec![false; self.central.len()];
+        for input in &self.inputs {
+            random[input.slot as usize] = true;
+        }
+        let fixed = |s: Slot| !random[s as usize];
+        let mut demand = vec![false; self.areas() * nr * rows];
+        for &r in &self.resource_order {
+            for (i, rule) in self.resources[r].rules.iter().enumerate() {
+                for row in 0..rows {
+                    demand[(i * nr + r) * rows + row] = match rule {
+                        // Population varies.
+                        RuleModel::PerCapita { .. } => false,
+                        // Streets by year are numbers of the scenario, not slots.
+                        RuleModel::AdminUnits { .. } => true,
+                        RuleModel::CoverageShare { share, from_row } => row < *from_row || fixed(*share),
+                        RuleModel::FixedMin { value, from_row } => row < *from_row || fixed(*value),
+                        // The source comes first in `resource_order`, so its answer is known.
+                        RuleModel::Derived { of, per } => demand[(i * nr + of) * rows + row] && fixed(per[row]),
+                    };
+                }
+            }
+        }
+        let mut capacity = vec![false; self.areas() * nr * rows];
+        for (tr, c) in self.capacity.iter().enumerate() {
+            // Fixed before the first row a random amount or delay can reach: a project is
+            // counted from its opening row on, and opens at its planned row or later (delays
+            // are floored at 0), or at the one row a fixed delay gives.
+            let from = if fixed(c.base) {
+                let random = c.projects.iter().filter(|p| !fixed(p.amount) || !fixed(p.delay));
+                let open = |p: &ProjectModel| {
+                    let row = if fixed(p.delay) { opening_row(p.row, self.central[p.delay as usize]) } else { p.row };
+                    row.clamp(0, rows as i64) as usize
+                };
+                random.map(open).min().unwrap_or(rows)
+            } else {
+                0
+            };
+            capacity[tr * rows..tr * rows + from].fill(true);
+        }
+        // "All" is the sum over the towns: fixed where every town's is.
+        for v in [&mut demand, &mut capacity] {
+            for at in 0..nr * rows {
+                v[nt * nr * rows + at] = (0..nt).all(|i| v[i * nr * rows + at]);
+            }
+        }
+        (demand, capacity)
+    }
 }

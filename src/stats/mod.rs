@@ -76,27 +76,30 @@ impl Aggregate {
     /// Adds the draws collected in a block (the same result as adding them one by one, faster:
     /// each series' histogram is updated for the whole block while it is in cache).
     pub fn add_block(&mut self, block: &mut Block) {
-        let n = block.len;
-        if n == 0 {
+        if block.len == 0 {
             return;
         }
-        self.draws += n as u64;
-        let mut codes = std::mem::take(&mut block.codes);
-        let mut counts = std::mem::take(&mut block.counts);
-        let mut g = 0;
-        for sketches in self.series_mut() {
-            block.add_series_to(g, sketches, &mut codes, &mut counts);
-            g += sketches.len();
+        let agg = std::mem::replace(self, Aggregate::empty());
+        let shared = SharedAggregate::from_aggregate(agg, block.layout.clone());
+        shared.add_block(block, 0);
+        *self = shared.into_aggregate();
+    }
+
+    /// An aggregate of no series (a placeholder while one is moved out).
+    fn empty() -> Aggregate {
+        Aggregate {
+            draws: 0,
+            population: Vec::new(),
+            groups: Vec::new(),
+            demand: Vec::new(),
+            capacity: Vec::new(),
+            gap: Vec::new(),
+            shortfall: Vec::new(),
+            first: Vec::new(),
+            births: Vec::new(),
+            deaths: Vec::new(),
+            migration: Vec::new(),
         }
-        block.counts = counts;
-        for (a, b) in self.shortfall.iter_mut().zip(&mut block.shortfall) {
-            *a += std::mem::take(b);
-        }
-        for (a, b) in self.first.iter_mut().zip(&mut block.first) {
-            *a += std::mem::take(b);
-        }
-        block.codes = codes;
-        block.reset();
     }
 
     /// Every kind of series, in the order a [`Block`] numbers them.
@@ -214,6 +217,65 @@ impl Aggregate {
     }
 }
 
+/// Where each series goes in a [`Block`] and a [`SharedAggregate`]: the series that vary
+/// between draws first, in [`Aggregate::add_block`]'s order, then the series the model fixes
+/// (a capacity no project or random input changes, a demand set by streets, the gap
+/// between them: a fifth of the Shanghai scenario's). A block takes a fixed series' value
+/// once, from its first draw, and checks it in the others (one comparison, where a varying
+/// series costs an encoding, its extremes, its sum and a stored code, and later its share of
+/// the counting pass), and the series is added to its sketch in one update.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// Series count of each kind, in [`Aggregate::add_block`]'s order.
+    kinds: [usize; 8],
+    /// The series (index in that order) at each position.
+    order: Vec<u32>,
+    /// Positions below this hold the varying series.
+    varying: usize,
+}
+
+impl Layout {
+    /// The layout for `model`: fixed are the series [`Model::fixed_demand_capacity`] marks
+    /// (and the gaps between a fixed demand and a fixed capacity).
+    pub fn of(model: &Model) -> Layout {
+        let (demand, capacity) = model.fixed_demand_capacity();
+        let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
+        let shape = Aggregate::new(model);
+        let before = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
+        let mut fixed = vec![false; before];
+        fixed.extend(demand.iter().chain(&capacity).chain(&gap));
+        Layout::with_fixed(model, &fixed)
+    }
+
+    /// A layout in which the series marked in `fixed` (in [`Aggregate::add_block`]'s order:
+    /// population, groups, births, deaths, migration, demand, capacity, gap) are taken to be
+    /// the same in every draw. [`Layout::of`] is the one a run uses; this one lets tests choose.
+    ///
+    /// # Panics
+    /// If `fixed` is not one flag per series of `model`.
+    pub fn with_fixed(model: &Model, fixed: &[bool]) -> Layout {
+        let mut shape = Aggregate::new(model);
+        let kinds = shape.series_mut().map(|s| s.len());
+        assert_eq!(fixed.len(), kinds.iter().sum::<usize>(), "one flag per series");
+        let series = 0..fixed.len() as u32;
+        let mut order: Vec<u32> = series.clone().filter(|&g| !fixed[g as usize]).collect();
+        let varying = order.len();
+        order.extend(series.filter(|&g| fixed[g as usize]));
+        Layout { kinds, order, varying }
+    }
+
+    /// Every series varying (for draws whose values follow no model).
+    pub fn all_varying(model: &Model) -> Layout {
+        let n: usize = Aggregate::new(model).series_mut().iter().map(|s| s.len()).sum();
+        Layout::with_fixed(model, &vec![false; n])
+    }
+
+    /// How many series are fixed.
+    pub fn fixed(&self) -> usize {
+        self.order.len() - self.varying
+    }
+}
+
 /// Series per part of a [`SharedAggregate`].
 const PART: usize = 256;
 
@@ -222,53 +284,76 @@ const PART: usize = 256;
 /// of an aggregate per worker, and no merge at the end — and seldom wait on each other: each
 /// starts at a different part. The result does not depend on the order blocks arrive in
 /// (counts and fixed-point sums add exactly), so it is the same as [`Aggregate::add_block`]'s.
+/// The sketches are kept in the order of their [`Layout`]'s positions, like a block's series.
 #[derive(Debug)]
 pub struct SharedAggregate {
-    /// Series count of each kind, in [`Block`] order.
-    kinds: [usize; 8],
-    /// `(first series, sketches)` of each part.
+    layout: Layout,
+    /// `(first position, sketches)` of each part.
     parts: Vec<(usize, Mutex<Vec<Sketch>>)>,
     /// Draws, shortfall counts and first-shortfall rows, shaped as in [`Aggregate`].
     counts: Mutex<(u64, Vec<u64>, Vec<u64>)>,
 }
 
 impl SharedAggregate {
-    /// An empty aggregate shaped for `model`.
+    /// An empty aggregate shaped for `model`, for blocks of [`Layout::of`] `model`.
     pub fn new(model: &Model) -> SharedAggregate {
-        let mut agg = Aggregate::new(model);
-        let counts = Mutex::new((0, std::mem::take(&mut agg.shortfall), std::mem::take(&mut agg.first)));
-        let mut kinds = [0; 8];
+        SharedAggregate::with_layout(model, Layout::of(model))
+    }
+
+    /// An empty aggregate shaped for `model`, for blocks of `layout`.
+    pub fn with_layout(model: &Model, layout: Layout) -> SharedAggregate {
+        SharedAggregate::from_aggregate(Aggregate::new(model), layout)
+    }
+
+    /// `agg`, to go on adding blocks of `layout` to.
+    fn from_aggregate(mut agg: Aggregate, layout: Layout) -> SharedAggregate {
+        let counts = Mutex::new((agg.draws, std::mem::take(&mut agg.shortfall), std::mem::take(&mut agg.first)));
         let mut flat = Vec::new();
-        for (k, sketches) in agg.series_mut().into_iter().enumerate() {
-            kinds[k] = sketches.len();
+        for sketches in agg.series_mut() {
             flat.append(sketches);
         }
+        // Into position order: series `layout.order[p]` at `p`.
+        let mut at = vec![0; flat.len()];
+        for (p, &g) in layout.order.iter().enumerate() {
+            at[g as usize] = p;
+        }
+        let mut keyed: Vec<(usize, Sketch)> = at.into_iter().zip(flat).collect();
+        keyed.sort_unstable_by_key(|(p, _)| *p);
         let mut parts = Vec::new();
-        let (mut first, total) = (0, flat.len());
-        let mut flat = flat.into_iter();
+        let (mut first, total) = (0, keyed.len());
+        let mut flat = keyed.into_iter().map(|(_, s)| s);
         while first < total {
             let part: Vec<Sketch> = flat.by_ref().take(PART).collect();
             let len = part.len();
             parts.push((first, Mutex::new(part)));
             first += len;
         }
-        SharedAggregate { kinds, parts, counts }
+        SharedAggregate { layout, parts, counts }
     }
 
     /// Adds the draws collected in a block, starting with the part at `start` (of
     /// [`SharedAggregate::parts`]) and wrapping around.
+    ///
+    /// # Panics
+    /// If the block was made for another layout.
     pub fn add_block(&self, block: &mut Block, start: usize) {
         let n = block.len;
         if n == 0 {
             return;
         }
+        assert!(block.layout == self.layout, "a block of another layout");
         let mut codes = std::mem::take(&mut block.codes);
         let mut counts = std::mem::take(&mut block.counts);
         let np = self.parts.len();
+        let varying = self.layout.varying;
         for i in 0..np {
-            let (g, part) = &self.parts[(start + i) % np];
+            let (p, part) = &self.parts[(start + i) % np];
             let mut sketches = part.lock().unwrap_or_else(|p| p.into_inner());
-            block.add_series_to(*g, &mut sketches, &mut codes, &mut counts);
+            // The part's varying series from the block's codes, its fixed ones in one update.
+            let len = sketches.len();
+            let (v, f) = sketches.split_at_mut(varying.saturating_sub(*p).min(len));
+            block.add_series_to(*p, v, &mut codes, &mut counts);
+            block.add_fixed((*p + v.len()).saturating_sub(varying), f);
         }
         block.counts = counts;
         {
@@ -293,12 +378,16 @@ impl SharedAggregate {
     /// The aggregate of everything added.
     pub fn into_aggregate(self) -> Aggregate {
         let (draws, shortfall, first) = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut flat = Vec::new();
+        let mut keyed = Vec::new();
         for (_, part) in self.parts {
-            flat.append(&mut part.into_inner().unwrap_or_else(|p| p.into_inner()));
+            keyed.extend(part.into_inner().unwrap_or_else(|p| p.into_inner()));
         }
-        let mut flat = flat.into_iter();
-        let mut take = |k: usize| flat.by_ref().take(self.kinds[k]).collect::<Vec<Sketch>>();
+        // Back into series order.
+        let mut keyed: Vec<(u32, Sketch)> = self.layout.order.iter().copied().zip(keyed).collect();
+        keyed.sort_unstable_by_key(|(g, _)| *g);
+        let mut flat = keyed.into_iter().map(|(_, s)| s);
+        let kinds = self.layout.kinds;
+        let mut take = |k: usize| flat.by_ref().take(kinds[k]).collect::<Vec<Sketch>>();
         Aggregate {
             draws,
             population: take(0),
@@ -340,17 +429,25 @@ pub struct Block {
     lanes: usize,
     len: usize,
     rows: usize,
-    /// Codes `[series / TILE][lane]`, series in [`Aggregate::add_block`]'s order.
+    /// Where each series goes; the block holds codes of the varying series only.
+    layout: Layout,
+    /// Codes `[position / TILE][lane]` of the varying series.
     tiles: Vec<CodeTile>,
     /// This draw's codes, then copied into `tiles` a whole line at a time.
     draw_codes: Vec<u32>,
-    /// Per kind of series (in [`Aggregate::add_block`]'s order), runs of consecutive series
-    /// with the same bucket-key parameters: `(first, end, shift, offset)`, relative to the kind.
-    runs: [Vec<(usize, usize, u32, f64)>; 8],
-    /// Each series' extremes over the block's draws.
+    /// Per kind of series (in [`Aggregate::add_block`]'s order), runs of consecutive varying
+    /// series with the same bucket-key parameters.
+    runs: [Vec<Run>; 8],
+    /// Per kind, runs of consecutive fixed series: `(first, end, index in fixed)`.
+    fixed_runs: [Vec<(usize, usize, usize)>; 8],
+    /// The fixed series' values, from the block's first draw.
+    fixed: Vec<f64>,
+    /// Whether every draw since the block's first gave the fixed series the same values.
+    fixed_held: bool,
+    /// Each varying series' extremes over the block's draws.
     lo: Vec<f64>,
     hi: Vec<f64>,
-    /// Each series' fixed-point sum of the values below 10⁹ in magnitude...
+    /// Each varying series' fixed-point sum of the values below 10⁹ in magnitude...
     sum: Vec<i64>,
     /// ...and of the others (rare: exact 128-bit arithmetic), with whether there are any.
     wide: Vec<i128>,
@@ -367,45 +464,60 @@ pub struct Block {
 }
 
 impl Block {
-    /// A block of up to `lanes` draws for `model`.
+    /// A block of up to `lanes` draws for `model`, of [`Layout::of`] `model`.
     pub fn new(model: &Model, lanes: usize) -> Block {
+        Block::with_layout(model, Layout::of(model), lanes)
+    }
+
+    /// A block of up to `lanes` draws for `model`, its series placed by `layout`.
+    pub fn with_layout(model: &Model, layout: Layout, lanes: usize) -> Block {
         // A series' fast sum holds up to 2⁵⁰ a value (|v| < 10⁹ at 2²⁰) in an i64.
         assert!(lanes <= 8192, "a block of more than 8,192 draws would overflow its sums");
-        let shape = Aggregate::new(model);
-        let kinds = [
-            &shape.population,
-            &shape.groups,
-            &shape.births,
-            &shape.deaths,
-            &shape.migration,
-            &shape.demand,
-            &shape.capacity,
-            &shape.gap,
-        ];
-        let runs = kinds.map(|sketches| {
-            let mut runs: Vec<(usize, usize, u32, f64)> = Vec::new();
+        let mut shape = Aggregate::new(model);
+        let mut at = vec![0; layout.order.len()];
+        for (p, &g) in layout.order.iter().enumerate() {
+            at[g as usize] = p;
+        }
+        let varying = layout.varying;
+        let mut g = 0;
+        let mut runs: [Vec<Run>; 8] = Default::default();
+        let mut fixed_runs: [Vec<(usize, usize, usize)>; 8] = Default::default();
+        for (kind, sketches) in shape.series_mut().into_iter().enumerate() {
             for (i, s) in sketches.iter().enumerate() {
-                let (shift, offset) = s.key_params();
-                match runs.last_mut() {
-                    Some(last) if (last.2, last.3) == (shift, offset) => last.1 = i + 1,
-                    _ => runs.push((i, i + 1, shift, offset)),
+                let p = at[g + i];
+                if p < varying {
+                    let (shift, offset) = s.key_params();
+                    match runs[kind].last_mut() {
+                        Some(r) if r.1 == i && r.2 + (r.1 - r.0) == p && (r.3, r.4) == (shift, offset) => r.1 += 1,
+                        _ => runs[kind].push((i, i + 1, p, shift, offset)),
+                    }
+                } else {
+                    let j = p - varying;
+                    match fixed_runs[kind].last_mut() {
+                        Some(r) if r.1 == i && r.2 + (r.1 - r.0) == j => r.1 += 1,
+                        _ => fixed_runs[kind].push((i, i + 1, j)),
+                    }
                 }
             }
-            runs
-        });
-        let series: usize = kinds.iter().map(|k| k.len()).sum();
-        let padded = series.div_ceil(TILE) * TILE;
+            g += sketches.len();
+        }
+        let padded = varying.div_ceil(TILE) * TILE;
+        let fixed = layout.fixed();
         let mut block = Block {
             lanes,
             len: 0,
             rows: model.rows,
+            layout,
             tiles: huge_vec(padded / TILE * lanes),
             draw_codes: vec![0; padded],
             runs,
-            lo: vec![0.0; series],
-            hi: vec![0.0; series],
-            sum: vec![0; series],
-            wide: vec![0; series],
+            fixed_runs,
+            fixed: vec![0.0; fixed],
+            fixed_held: true,
+            lo: vec![0.0; varying],
+            hi: vec![0.0; varying],
+            sum: vec![0; varying],
+            wide: vec![0; varying],
             any_wide: false,
             gaps: vec![0.0; shape.gap.len()],
             shortfall: vec![0; shape.shortfall.len()],
@@ -417,8 +529,16 @@ impl Block {
         block
     }
 
+    /// Whether every draw pushed since the block was last added gave each fixed series (of its
+    /// [`Layout`]) the value of the first. A `false` means a series the layout takes to be
+    /// fixed is not, and the block's aggregate would be wrong.
+    pub fn fixed_held(&self) -> bool {
+        self.fixed_held
+    }
+
     fn reset(&mut self) {
         self.len = 0;
+        self.fixed_held = true;
         self.lo.fill(f64::INFINITY);
         self.hi.fill(f64::NEG_INFINITY);
         self.sum.fill(0);
@@ -476,18 +596,28 @@ impl Block {
             let first = (0..rows).find(|&row| d[row] > c[row]).unwrap_or(rows);
             self.first[s * (rows + 1) + first] += 1;
         }
-        let mut g = 0;
         let gaps = std::mem::take(&mut self.gaps);
+        let first_draw = self.len == 0;
         for (kind, src) in
             [&out.population, &out.groups, &out.births, &out.deaths, &out.migration, &out.demand, &out.capacity, &gaps]
                 .into_iter()
                 .enumerate()
         {
             for r in 0..self.runs[kind].len() {
-                let (first, end, shift, offset) = self.runs[kind][r];
-                self.record(g + first, &src[first..end], (shift, offset));
+                let (first, end, at, shift, offset) = self.runs[kind][r];
+                self.record(at, &src[first..end], (shift, offset));
             }
-            g += src.len();
+            // Fixed series: taken from the first draw, compared in the others (`==`, so a zero
+            // of either sign holds a zero — which the sketches do not tell apart).
+            for &(first, end, j) in &self.fixed_runs[kind] {
+                let (values, fixed) = (&src[first..end], &mut self.fixed[j..j + end - first]);
+                if first_draw {
+                    fixed.copy_from_slice(values);
+                } else {
+                    let same = values.iter().zip(fixed.iter()).fold(true, |all, (v, f)| all & (v == f));
+                    self.fixed_held &= same;
+                }
+            }
         }
         self.gaps = gaps;
         let (lane, lanes) = (self.len, self.lanes);
@@ -640,6 +770,16 @@ impl Block {
         }
     }
 
+    /// Adds the fixed series from index `j` (of [`Block::fixed`]) to `sketches`: the block's
+    /// draws all hold the value of its first, so one update each — what adding them one by one
+    /// gives (`n` times the value's exact fixed-point amount is the sum of `n` of them).
+    fn add_fixed(&self, j: usize, sketches: &mut [Sketch]) {
+        let n = self.len as u64;
+        for (sketch, &v) in sketches.iter_mut().zip(&self.fixed[j..]) {
+            sketch.add_encoded(n, v, v, i128::from(n) * Sketch::fixed_exact(v), &[]);
+        }
+    }
+
     /// The codes of series `g` for the block's lanes into `buf`.
     fn gather(&self, g: usize, buf: &mut [u32]) {
         let (t, k) = (g / TILE, g % TILE);
@@ -675,13 +815,17 @@ fn huge_vec(n: usize) -> Vec<CodeTile> {
     v
 }
 
+/// Varying series `first..end` of a kind (relative to it), at block positions from
+/// `position` on, with bucket-key parameters `shift` and `offset`.
+type Run = (usize, usize, usize, u32, f64);
+
 /// One lane's codes of 16 consecutive series: one cache line.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(64))]
 pub struct CodeTile([u32; TILE]);
 
 /// Writes a draw's 16 codes into a block's tile. On x86-64 with non-temporal stores: a block
-/// (26 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
+/// (21 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
 /// would first read every line they write from memory; these write the whole line without
 /// reading it, which halves the memory traffic of filling the block.
 #[inline(always)]
