@@ -351,7 +351,15 @@ pub fn merge(base: &mut Table, overlay: Table) {
             Some(existing) => {
                 let both_tables =
                     matches!(existing.node.value, Value::Table(_)) && matches!(entry.node.value, Value::Table(_));
-                if both_tables && !is_whole_value(&entry.node) && !is_whole_value(&existing.node) {
+                // An overlay of only fields the base table of fields already has (`value` of a
+                // `fixed_min` resource, alone, looks like a variable) updates those fields.
+                let fields = match (&existing.node.value, &entry.node.value) {
+                    (Value::Table(b), Value::Table(o)) => {
+                        !is_whole_value(&existing.node) && o.keys().all(|k| b.keys().any(|bk| bk == k))
+                    }
+                    _ => false,
+                };
+                if both_tables && (fields || (!is_whole_value(&entry.node) && !is_whole_value(&existing.node))) {
                     if let (Value::Table(bt), Value::Table(ot)) = (&mut existing.node.value, entry.node.value) {
                         merge(bt, ot);
                     }
@@ -556,6 +564,12 @@ mod tests {
         merge(&mut base, parse("[r]\nsource = \"s\""));
         let r = base.get("r").unwrap().as_table().unwrap();
         assert!(r.get("name").is_some() && r.get("value").is_some() && r.get("source").is_some());
+        // So does an overlay of the `value` alone (which by its shape could be a variable).
+        let mut base = parse("[r]\nkind = \"fixed_min\"\nvalue = 1\nname = \"x\"");
+        merge(&mut base, parse("[r]\nvalue = { uniform = [1, 3] }"));
+        let r = base.get("r").unwrap().as_table().unwrap();
+        assert!(r.get("name").is_some() && r.get("kind").is_some());
+        assert!(r.get("value").unwrap().as_table().unwrap().get("uniform").is_some());
         // A variable written as a table is still replaced whole.
         let mut base = parse("x = { value = 1, source = \"a\" }");
         merge(&mut base, parse("x = { normal = { mean = 1, sd = 1 } }"));
