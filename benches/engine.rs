@@ -48,7 +48,8 @@ fn benches(c: &mut Criterion) {
             ws.out.clone()
         })
         .collect();
-    let mut agg = stats::Aggregate::new(&model);
+    // The runner's shared aggregate (an `Aggregate` would first reorder its sketches).
+    let agg = stats::SharedAggregate::new(&model);
     c.bench_function(&format!("aggregate a block of {} draws", runner::BLOCK), |b| {
         b.iter_batched(
             || (),
@@ -56,7 +57,7 @@ fn benches(c: &mut Criterion) {
                 for o in &outputs {
                     block.push(o);
                 }
-                agg.add_block(&mut block);
+                agg.add_block(&mut block, 0).expect("the model's fixed series hold");
             },
             BatchSize::SmallInput,
         )

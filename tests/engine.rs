@@ -545,18 +545,18 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
             block.push(&o);
             if block.is_full() {
                 assert!(block.fixed_held());
-                blocked.add_block(&mut block);
+                blocked.add_block(&mut block).unwrap();
             }
             smalls[draw as usize / 64].push(&o);
             single.push(&o);
-            singles.add_block(&mut single);
+            singles.add_block(&mut single).unwrap();
         }
-        blocked.add_block(&mut block);
+        blocked.add_block(&mut block).unwrap();
         // Later draws first (so a tie between zeros of both signs meets them in another
         // order), each block starting at a different part.
         for (i, small) in smalls.iter_mut().enumerate().rev() {
             assert!(small.fixed_held());
-            shared.add_block(small, i * 7 % shared.parts());
+            shared.add_block(small, i * 7 % shared.parts()).unwrap();
         }
         assert!(shared.parts() > 1, "the Shanghai scenario's series fill several parts");
         assert_eq!(blocked.draws, 300);
@@ -632,26 +632,124 @@ fn results_the_model_calls_fixed_are_the_same_in_every_draw() {
 fn a_series_called_fixed_that_varies_is_caught() {
     let s = capsim::scenario::load(&crate::util::scenario("example.toml"), &[]).unwrap();
     let m = engine::compile(&s);
-    let n = capsim::stats::Layout::all_varying(&m).fixed();
-    assert_eq!(n, 0);
-    // Population (series 0) called fixed, which it is not.
-    let series = capsim::stats::Aggregate::new(&m);
-    let count = series.population.len()
-        + series.groups.len()
-        + series.births.len()
-        + series.deaths.len()
-        + series.migration.len()
-        + 3 * series.demand.len();
-    let mut flags = vec![false; count];
-    flags[0] = true;
-    let layout = capsim::stats::Layout::with_fixed(&m, &flags);
-    let mut block = capsim::stats::Block::with_layout(&m, layout, 8);
-    let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
-    for draw in 0..2u64 {
-        assert!(block.fixed_held());
-        engine::sample_draw(&m, 5, draw, &mut values, &mut shocks);
-        simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
-        block.push(&ws.out);
+    assert_eq!(capsim::stats::Layout::all_varying(&m).fixed(), 0);
+    let of = capsim::stats::Layout::of(&m);
+    let shape = capsim::stats::Aggregate::new(&m);
+    let d0 = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
+    let (demand, capacity) = m.fixed_demand_capacity();
+    // A fixed capacity series with fixed neighbours on both sides (the middle of a run).
+    let mid = (1..capacity.len() - 1).find(|&i| capacity[i - 1] && capacity[i] && capacity[i + 1]).unwrap();
+    let per_capita = demand.iter().position(|f| !f).unwrap();
+    let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
+    let mut flags = vec![false; d0];
+    flags.extend(demand.iter().chain(&capacity).chain(&gap));
+    assert_eq!(capsim::stats::Layout::with_fixed(&m, &flags), of);
+    // Each case: the series called fixed, and the capacity series the second draw changes.
+    // Population (series 0) and a per-capita demand, which are not fixed; a truly fixed
+    // capacity in the middle of a run given another value.
+    let cases = [(0, None), (d0 + per_capita, None), (d0 + demand.len() + mid, Some(mid))];
+    for (series, change) in cases {
+        let mut f = flags.clone();
+        f[series] = true;
+        let layout = capsim::stats::Layout::with_fixed(&m, &f);
+        let mut block = capsim::stats::Block::with_layout(&m, layout.clone(), 8);
+        let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
+        for draw in 0..2u64 {
+            assert!(block.fixed_held());
+            engine::sample_draw(&m, 5, draw, &mut values, &mut shocks);
+            simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+            let mut o = ws.out.clone();
+            if let (1, Some(i)) = (draw, change) {
+                o.capacity[i] += 1.0;
+            }
+            block.push(&o);
+        }
+        assert!(!block.fixed_held(), "series {series}: a change went unnoticed");
+        // Refused, and nothing added.
+        let shared = capsim::stats::SharedAggregate::with_layout(&m, layout);
+        assert_eq!(shared.add_block(&mut block, 0), Err(capsim::stats::FixedVaried));
+        assert_eq!(shared.into_aggregate(), capsim::stats::Aggregate::new(&m));
     }
-    assert!(!block.fixed_held(), "a changed 'fixed' series went unnoticed");
+}
+
+#[test]
+fn random_rule_inputs_and_project_timing_decide_what_is_fixed() {
+    // The shipped scenarios have no random coverage share, minimum, derived ratio or project
+    // amount; this one does, with random delays of projects planned for the first and last
+    // years.
+    let w = crate::util::Workdir::new();
+    let fragment = w.write(
+        "random-rules.toml",
+        r#"
+[resources.childcare_points]
+share = { uniform = [0.8, 0.9] }
+
+[resources.emergency_stations]
+value = { uniform = [1, 3] }
+
+[resources.centre_staff]
+name = { en = "Centre staff", zh = "中心职工" }
+unit = { en = "staff", zh = "人" }
+kind = "derived"
+of = "chs_centres"
+per = { uniform = [0.05, 0.1] }
+
+[resources.centre_doctors]
+name = { en = "Centre doctors", zh = "中心医生" }
+unit = { en = "doctors", zh = "人" }
+kind = "derived"
+of = "chs_centres"
+per = 0.2
+
+[capacity.north]
+emergency_stations = { base = 0, projects = { ambulance_north = { amount = { uniform = [1, 2] }, year = 2024, delay = 1 } } }
+chs_centres = { base = 8, projects = { early = { amount = 1, year = 2020, delay = { uniform = [0, 2] } } } }
+childcare_points = { base = 5, projects = { late = { amount = 2, year = 2035, delay = { uniform = [0, 2] } } } }
+"#,
+    );
+    let s =
+        capsim::scenario::load(&crate::util::scenario("example.toml"), &[fragment]).unwrap_or_else(|e| panic!("{e}"));
+    let m = engine::compile(&s);
+    let (demand, capacity) = m.fixed_demand_capacity();
+    let (nt, nr, rows) = (m.towns.len(), m.resources.len(), m.rows);
+    let res = |id: &str| m.resources.iter().position(|r| r.id == id).unwrap();
+    let north = m.towns.iter().position(|t| t.id == "north").unwrap();
+    let at = |area: usize, r: usize, row: usize| (area * nr + r) * rows + row;
+    let from_2025 = (2025 - m.t0) as usize;
+    for area in 0..=nt {
+        for row in 0..rows {
+            assert!(!demand[at(area, res("childcare_points"), row)], "a random coverage share varies");
+            assert_eq!(demand[at(area, res("emergency_stations"), row)], row < from_2025, "random minimum, row {row}");
+            assert!(!demand[at(area, res("centre_staff"), row)], "a random ratio varies");
+            assert!(demand[at(area, res("centre_doctors"), row)], "a fixed ratio of a fixed demand");
+            assert!(demand[at(area, res("chs_centres"), row)], "streets");
+        }
+    }
+    // A random amount at a fixed delay: fixed before its opening (2024 + 1); a random delay
+    // of a project planned for the base year: from the base year; for the last: before it.
+    let open = (2025 - m.t0) as usize;
+    for row in 0..rows {
+        assert_eq!(capacity[at(north, res("emergency_stations"), row)], row < open, "row {row}");
+        assert!(!capacity[at(north, res("chs_centres"), row)]);
+        assert_eq!(capacity[at(north, res("childcare_points"), row)], row + 1 < rows);
+        assert_eq!(capacity[at(nt, res("emergency_stations"), row)], row < open, "all, row {row}");
+    }
+    // And what is called fixed is: 64 draws against the central variant.
+    let central = capsim::runner::central(&m).unwrap();
+    let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
+    let mut varied = vec![false; demand.len() + capacity.len()];
+    for draw in 0..64u64 {
+        engine::sample_draw(&m, 9, draw, &mut values, &mut shocks);
+        simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+        let now = ws.out.demand.iter().chain(&ws.out.capacity);
+        let want = central.demand.iter().chain(&central.capacity);
+        for (i, ((f, n), c)) in demand.iter().chain(&capacity).zip(now).zip(want).enumerate() {
+            assert!(!f || n == c, "series {i} is called fixed but varies");
+            varied[i] |= n != c;
+        }
+    }
+    // The random inputs above do reach their series.
+    assert!(varied[at(north, res("childcare_points"), 3)]);
+    assert!(varied[at(north, res("centre_staff"), 3)]);
+    assert!(varied[demand.len() + at(north, res("emergency_stations"), open)]);
 }

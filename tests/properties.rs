@@ -255,7 +255,7 @@ proptest! {
             block.push(&o);
             prop_assert!(block.fixed_held());
             if block.is_full() {
-                blocked.add_block(&mut block);
+                blocked.add_block(&mut block).unwrap();
             }
             // The same draws in blocks kept for the shared aggregate.
             if kept.last().is_none_or(|b| b.is_full()) {
@@ -263,10 +263,10 @@ proptest! {
             }
             kept.last_mut().unwrap().push(&o);
         }
-        blocked.add_block(&mut block);
+        blocked.add_block(&mut block).unwrap();
         // Last blocks first, each starting at another part.
         for (i, b) in kept.iter_mut().enumerate().rev() {
-            shared.add_block(b, i % shared.parts());
+            shared.add_block(b, i % shared.parts()).unwrap();
         }
         let want = bytes(&one_by_one);
         prop_assert!(bytes(&blocked) == want, "blocks of {} differ from one by one", lanes);

@@ -74,15 +74,22 @@ impl Aggregate {
     }
 
     /// Adds the draws collected in a block (the same result as adding them one by one, faster:
-    /// each series' histogram is updated for the whole block while it is in cache).
-    pub fn add_block(&mut self, block: &mut Block) {
+    /// each series' histogram is updated for the whole block while it is in cache), or refuses
+    /// it, adding nothing, if its fixed series did not hold (see [`Layout`]). Either way the
+    /// block is emptied.
+    ///
+    /// # Panics
+    /// If the block was made for another model's shape.
+    pub fn add_block(&mut self, block: &mut Block) -> Result<(), FixedVaried> {
+        assert!(self.series_mut().map(|s| s.len()) == block.layout.kinds, "a block of another shape");
         if block.len == 0 {
-            return;
+            return Ok(());
         }
         let agg = std::mem::replace(self, Aggregate::empty());
         let shared = SharedAggregate::from_aggregate(agg, block.layout.clone());
-        shared.add_block(block, 0);
+        let added = shared.add_block(block, 0);
         *self = shared.into_aggregate();
+        added
     }
 
     /// An aggregate of no series (a placeholder while one is moved out).
@@ -102,7 +109,7 @@ impl Aggregate {
         }
     }
 
-    /// Every kind of series, in the order a [`Block`] numbers them.
+    /// Every kind of series, in the order a [`Layout`] numbers them ("series order").
     fn series_mut(&mut self) -> [&mut Vec<Sketch>; 8] {
         [
             &mut self.population,
@@ -218,17 +225,20 @@ impl Aggregate {
 }
 
 /// Where each series goes in a [`Block`] and a [`SharedAggregate`]: the series that vary
-/// between draws first, in [`Aggregate::add_block`]'s order, then the series the model fixes
-/// (a capacity no project or random input changes, a demand set by streets, the gap
-/// between them: a fifth of the Shanghai scenario's). A block takes a fixed series' value
-/// once, from its first draw, and checks it in the others (one comparison, where a varying
-/// series costs an encoding, its extremes, its sum and a stored code, and later its share of
-/// the counting pass), and the series is added to its sketch in one update.
+/// between draws first, in series order (population, groups, births, deaths, migration,
+/// demand, capacity, gap), then the series the model fixes ([`Model::fixed_demand_capacity`]:
+/// capacity that no random amount or delay reaches, demand from streets, a fixed minimum, a
+/// fixed coverage share or a fixed ratio of such a demand, and the gaps between the two;
+/// 2,264 of the Shanghai scenario's 12,270 series). A block takes a fixed series' value from
+/// its first draw and only compares it in the others (where a varying series costs an
+/// encoding, its extremes, its sum, a stored code and its share of the counting pass), and the
+/// series is added to its sketch in one update. A block whose fixed series did not hold is
+/// refused ([`FixedVaried`]), so a wrong analysis can stop a run but never skew its numbers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
-    /// Series count of each kind, in [`Aggregate::add_block`]'s order.
+    /// Series count of each kind, in series order.
     kinds: [usize; 8],
-    /// The series (index in that order) at each position.
+    /// The series (index in series order) at each position.
     order: Vec<u32>,
     /// Positions below this hold the varying series.
     varying: usize,
@@ -247,8 +257,8 @@ impl Layout {
         Layout::with_fixed(model, &fixed)
     }
 
-    /// A layout in which the series marked in `fixed` (in [`Aggregate::add_block`]'s order:
-    /// population, groups, births, deaths, migration, demand, capacity, gap) are taken to be
+    /// A layout in which the series marked in `fixed` (in series order: population, groups,
+    /// births, deaths, migration, demand, capacity, gap) are taken to be
     /// the same in every draw. [`Layout::of`] is the one a run uses; this one lets tests choose.
     ///
     /// # Panics
@@ -274,7 +284,18 @@ impl Layout {
     pub fn fixed(&self) -> usize {
         self.order.len() - self.varying
     }
+
+    /// How many series there are.
+    pub fn series(&self) -> usize {
+        self.order.len()
+    }
 }
+
+/// A block whose fixed series (see [`Layout`]) did not all keep their first draw's values:
+/// the model's analysis of what cannot change was wrong, and adding the block would have
+/// skewed the aggregate, so it was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedVaried;
 
 /// Series per part of a [`SharedAggregate`].
 const PART: usize = 256;
@@ -307,21 +328,18 @@ impl SharedAggregate {
 
     /// `agg`, to go on adding blocks of `layout` to.
     fn from_aggregate(mut agg: Aggregate, layout: Layout) -> SharedAggregate {
+        assert!(agg.series_mut().map(|s| s.len()) == layout.kinds, "a layout of another shape");
         let counts = Mutex::new((agg.draws, std::mem::take(&mut agg.shortfall), std::mem::take(&mut agg.first)));
         let mut flat = Vec::new();
         for sketches in agg.series_mut() {
-            flat.append(sketches);
+            flat.extend(sketches.drain(..).map(Some));
         }
-        // Into position order: series `layout.order[p]` at `p`.
-        let mut at = vec![0; flat.len()];
-        for (p, &g) in layout.order.iter().enumerate() {
-            at[g as usize] = p;
-        }
-        let mut keyed: Vec<(usize, Sketch)> = at.into_iter().zip(flat).collect();
-        keyed.sort_unstable_by_key(|(p, _)| *p);
+        // Into position order: series `layout.order[p]` at `p` (a permutation, so each is
+        // taken once).
+        let positioned: Vec<Sketch> = layout.order.iter().filter_map(|&g| flat[g as usize].take()).collect();
         let mut parts = Vec::new();
-        let (mut first, total) = (0, keyed.len());
-        let mut flat = keyed.into_iter().map(|(_, s)| s);
+        let (mut first, total) = (0, positioned.len());
+        let mut flat = positioned.into_iter();
         while first < total {
             let part: Vec<Sketch> = flat.by_ref().take(PART).collect();
             let len = part.len();
@@ -332,16 +350,21 @@ impl SharedAggregate {
     }
 
     /// Adds the draws collected in a block, starting with the part at `start` (of
-    /// [`SharedAggregate::parts`]) and wrapping around.
+    /// [`SharedAggregate::parts`]) and wrapping around; or refuses it, adding nothing, if its
+    /// fixed series did not hold (see [`Layout`]). Either way the block is emptied.
     ///
     /// # Panics
     /// If the block was made for another layout.
-    pub fn add_block(&self, block: &mut Block, start: usize) {
+    pub fn add_block(&self, block: &mut Block, start: usize) -> Result<(), FixedVaried> {
         let n = block.len;
         if n == 0 {
-            return;
+            return Ok(());
         }
         assert!(block.layout == self.layout, "a block of another layout");
+        if !block.fixed_held {
+            block.discard();
+            return Err(FixedVaried);
+        }
         let mut codes = std::mem::take(&mut block.codes);
         let mut counts = std::mem::take(&mut block.counts);
         let np = self.parts.len();
@@ -368,6 +391,7 @@ impl SharedAggregate {
         }
         block.codes = codes;
         block.reset();
+        Ok(())
     }
 
     /// How many parts the series are split into.
@@ -378,14 +402,14 @@ impl SharedAggregate {
     /// The aggregate of everything added.
     pub fn into_aggregate(self) -> Aggregate {
         let (draws, shortfall, first) = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut keyed = Vec::new();
-        for (_, part) in self.parts {
-            keyed.extend(part.into_inner().unwrap_or_else(|p| p.into_inner()));
-        }
         // Back into series order.
-        let mut keyed: Vec<(u32, Sketch)> = self.layout.order.iter().copied().zip(keyed).collect();
-        keyed.sort_unstable_by_key(|(g, _)| *g);
-        let mut flat = keyed.into_iter().map(|(_, s)| s);
+        let mut flat: Vec<Option<Sketch>> = (0..self.layout.order.len()).map(|_| None).collect();
+        let positioned =
+            self.parts.into_iter().flat_map(|(_, part)| part.into_inner().unwrap_or_else(|p| p.into_inner()));
+        for (&g, sketch) in self.layout.order.iter().zip(positioned) {
+            flat[g as usize] = Some(sketch);
+        }
+        let mut flat = flat.into_iter().flatten();
         let kinds = self.layout.kinds;
         let mut take = |k: usize| flat.by_ref().take(kinds[k]).collect::<Vec<Sketch>>();
         Aggregate {
@@ -419,11 +443,12 @@ const STRIDE: usize = SPAN + 40;
 const PAGE_KEYS: u64 = 32;
 
 /// Draws collected for [`Aggregate::add_block`]. Each draw is summarised as it is pushed, in
-/// draw order: every series' extremes and exact sum are updated, shortfalls counted, and each
-/// value encoded as its 32-bit bucket code ([`Sketch::encode`]); only the codes are stored,
-/// in tiles of 16 series (a draw's codes of 16 series fill one cache line; a tile holds every
-/// lane of its series), half the bytes of the values themselves. The block is far larger than
-/// the cache, so moving data into and out of it is most of the aggregation's cost.
+/// draw order: shortfalls are counted, every varying series' extremes and exact sum are
+/// updated and its value encoded as its 32-bit bucket code ([`Sketch::encode`]), and the
+/// fixed series (see [`Layout`]) compared with the block's first draw. Only the codes are
+/// stored, in tiles of 16 series (a draw's codes of 16 series fill one cache line; a tile
+/// holds every lane of its series), half the bytes of the values themselves. The block is far
+/// larger than the cache, so moving data into and out of it is most of the aggregation's cost.
 #[derive(Clone, Debug)]
 pub struct Block {
     lanes: usize,
@@ -435,7 +460,7 @@ pub struct Block {
     tiles: Vec<CodeTile>,
     /// This draw's codes, then copied into `tiles` a whole line at a time.
     draw_codes: Vec<u32>,
-    /// Per kind of series (in [`Aggregate::add_block`]'s order), runs of consecutive varying
+    /// Per kind of series (in series order), runs of consecutive varying
     /// series with the same bucket-key parameters.
     runs: [Vec<Run>; 8],
     /// Per kind, runs of consecutive fixed series: `(first, end, index in fixed)`.
@@ -474,6 +499,7 @@ impl Block {
         // A series' fast sum holds up to 2⁵⁰ a value (|v| < 10⁹ at 2²⁰) in an i64.
         assert!(lanes <= 8192, "a block of more than 8,192 draws would overflow its sums");
         let mut shape = Aggregate::new(model);
+        assert!(shape.series_mut().map(|s| s.len()) == layout.kinds, "a layout of another shape");
         let mut at = vec![0; layout.order.len()];
         for (p, &g) in layout.order.iter().enumerate() {
             at[g as usize] = p;
@@ -534,6 +560,13 @@ impl Block {
     /// fixed is not, and the block's aggregate would be wrong.
     pub fn fixed_held(&self) -> bool {
         self.fixed_held
+    }
+
+    /// Empties the block without adding it: counts gathered at push time are dropped too.
+    fn discard(&mut self) {
+        self.shortfall.fill(0);
+        self.first.fill(0);
+        self.reset();
     }
 
     fn reset(&mut self) {
@@ -613,6 +646,9 @@ impl Block {
                 let (values, fixed) = (&src[first..end], &mut self.fixed[j..j + end - first]);
                 if first_draw {
                     fixed.copy_from_slice(values);
+                    // Non-finite values never reach a block; were one to, `==` could not
+                    // hold it.
+                    self.fixed_held &= values.iter().all(|v| v.is_finite());
                 } else {
                     let same = values.iter().zip(fixed.iter()).fold(true, |all, (v, f)| all & (v == f));
                     self.fixed_held &= same;
