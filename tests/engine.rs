@@ -462,7 +462,8 @@ fn adding_a_project_changes_no_other_sampled_value() {
 #[test]
 fn block_aggregation_equals_adding_draws_one_by_one() {
     // The runner aggregates through blocks (codes in tiles, non-temporal stores, per-series
-    // passes, fixed series taken once) into an aggregate shared by its workers; the result
+    // passes, fixed series taken once, copies set from their sources) into an aggregate shared
+    // by its workers; the result
     // must be exactly — to the byte of a partial result — that of adding each draw on its own.
     // 300 draws in blocks of 256 leave a partial second block; blocks of 64 are another split,
     // added in reverse order; blocks of one draw are the extreme. The Shanghai scenario's
@@ -475,7 +476,13 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
     let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
     let mut flags = vec![false; before];
     flags.extend(demand.iter().chain(&capacity).chain(&gap));
-    assert_eq!(capsim::stats::Layout::with_fixed(&m, &flags), capsim::stats::Layout::of(&m));
+    // Capacities that repeat the year before's.
+    let c0 = before + demand.len();
+    let copies: Vec<(usize, usize)> =
+        m.capacity_repeats().iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| (c0 + i, c0 + i - 1)).collect();
+    let of = capsim::stats::Layout::of(&m);
+    assert_eq!(capsim::stats::Layout::new(&m, &flags, &copies), of);
+    assert!(of.copies() > 500, "{} copies", of.copies());
     // The run's layout, with the constant series below fixed too (a constant of 10⁹ and more,
     // zeros of both signs); and every series varying, where the draws may change any value.
     let mut with_constants = flags.clone();
@@ -483,11 +490,12 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
         with_constants[series] = true;
     }
     let d0 = before;
-    let c0 = before + demand.len();
-    for (layout, fixed) in [
-        (capsim::stats::Layout::all_varying(&m), vec![false; flags.len()]),
-        (capsim::stats::Layout::with_fixed(&m, &with_constants), with_constants.clone()),
-    ] {
+    for layout in [capsim::stats::Layout::all_varying(&m), capsim::stats::Layout::new(&m, &with_constants, &copies)] {
+        // Series the draws below may set freely: varying, and no copy's source.
+        let mut free = layout.varies();
+        for &(_, source) in &copies {
+            free[source] &= layout.copies() == 0;
+        }
         let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
         let mut one_by_one = capsim::stats::Aggregate::new(&m);
         let mut blocked = capsim::stats::Aggregate::new(&m);
@@ -499,11 +507,11 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
         // A whole-number demand series (10-bit keys on v + 1024) for negatives and subnormals.
         let (nr, rows) = (m.resources.len(), m.rows);
         let whole = (0..nr * rows)
-            .find(|&i| m.resources[i / rows].integral && !fixed[d0 + i])
+            .find(|&i| m.resources[i / rows].integral && free[d0 + i])
             .expect("a varying whole-number demand series");
         // Draw-dependent values go only where the layout lets a series vary.
         let set = |v: &mut Vec<f64>, at: usize, i: usize, x: f64| {
-            if !fixed[at + i] {
+            if free[at + i] {
                 v[i] = x;
             }
         };
@@ -586,7 +594,7 @@ fn results_the_model_calls_fixed_are_the_same_in_every_draw() {
     // Aggregation takes these series' values once per block (`stats::Layout`); a series
     // wrongly called fixed would be aggregated wrongly. Every shipped scenario, 64 draws: each
     // series called fixed holds its first draw's value (and the central variant's) throughout.
-    let mut total_fixed = 0;
+    let (mut total_fixed, mut total_repeats) = (0, 0);
     for name in [
         "shanghai-new-towns.toml",
         "shanghai-plan-on-time.toml",
@@ -597,12 +605,21 @@ fn results_the_model_calls_fixed_are_the_same_in_every_draw() {
         let s = capsim::scenario::load(&crate::util::scenario(name), &[]).unwrap();
         let m = engine::compile(&s);
         let (demand, capacity) = m.fixed_demand_capacity();
+        let repeats = m.capacity_repeats();
+        let rows = m.rows;
         let central = capsim::runner::central(&m).unwrap();
         let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
         let mut varied = [vec![false; demand.len()], vec![false; capacity.len()]];
         for draw in 0..64u64 {
             engine::sample_draw(&m, 5, draw, &mut values, &mut shocks);
             simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+            for (i, r) in repeats.iter().enumerate() {
+                let c = &ws.out.capacity;
+                assert!(
+                    !r || (i % rows > 0 && c[i] == c[i - 1]),
+                    "{name}: capacity {i} is said to repeat the year before's"
+                );
+            }
             for (k, (fixed, (now, want))) in
                 [(&demand, (&ws.out.demand, &central.demand)), (&capacity, (&ws.out.capacity, &central.capacity))]
                     .into_iter()
@@ -620,12 +637,14 @@ fn results_the_model_calls_fixed_are_the_same_in_every_draw() {
         // Not vacuous: the draws do vary many demand and capacity series.
         assert!(varied[0].iter().filter(|v| **v).count() > 10, "{name}: demand varies");
         total_fixed += demand.iter().chain(&capacity).filter(|f| **f).count();
+        total_repeats += repeats.iter().filter(|r| **r).count();
         let layout = capsim::stats::Layout::of(&m);
         let gaps = demand.iter().zip(&capacity).filter(|(d, c)| **d && **c).count();
         assert_eq!(layout.fixed(), demand.iter().chain(&capacity).filter(|f| **f).count() + gaps);
     }
     // The Shanghai scenarios' fixed capacities and street-based demand.
     assert!(total_fixed > 4000, "only {total_fixed} fixed series");
+    assert!(total_repeats > 2000, "only {total_repeats} repeating capacities");
 }
 
 #[test]
@@ -643,15 +662,27 @@ fn a_series_called_fixed_that_varies_is_caught() {
     let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
     let mut flags = vec![false; d0];
     flags.extend(demand.iter().chain(&capacity).chain(&gap));
-    assert_eq!(capsim::stats::Layout::with_fixed(&m, &flags), of);
+    let c0 = d0 + demand.len();
+    let copies: Vec<(usize, usize)> =
+        m.capacity_repeats().iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| (c0 + i, c0 + i - 1)).collect();
+    assert_eq!(capsim::stats::Layout::new(&m, &flags, &copies), of);
     // Each case: the series called fixed, and the capacity series the second draw changes.
     // Population (series 0) and a per-capita demand, which are not fixed; a truly fixed
-    // capacity in the middle of a run given another value.
-    let cases = [(0, None), (d0 + per_capita, None), (d0 + demand.len() + mid, Some(mid))];
+    // capacity in the middle of a run given another value; a copy of a capacity given another.
+    let copy =
+        copies.iter().find(|(g, _)| !flags[*g]).expect("a varying capacity that repeats the year before's").0 - c0;
+    let cases = [
+        (Some(0), None),
+        (Some(d0 + per_capita), None),
+        (Some(d0 + demand.len() + mid), Some(mid)),
+        (None, Some(copy)),
+    ];
     for (series, change) in cases {
         let mut f = flags.clone();
-        f[series] = true;
-        let layout = capsim::stats::Layout::with_fixed(&m, &f);
+        if let Some(g) = series {
+            f[g] = true;
+        }
+        let layout = capsim::stats::Layout::new(&m, &f, &copies);
         let mut block = capsim::stats::Block::with_layout(&m, layout.clone(), 8);
         let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
         for draw in 0..2u64 {
@@ -664,7 +695,7 @@ fn a_series_called_fixed_that_varies_is_caught() {
             }
             block.push(&o);
         }
-        assert!(!block.fixed_held(), "series {series}: a change went unnoticed");
+        assert!(!block.fixed_held(), "{series:?}, {change:?}: a change went unnoticed");
         // Refused, and nothing added.
         let shared = capsim::stats::SharedAggregate::with_layout(&m, layout);
         assert_eq!(shared.add_block(&mut block, 0), Err(capsim::stats::FixedVaried));
@@ -704,6 +735,7 @@ per = 0.2
 [capacity.north]
 emergency_stations = { base = 0, projects = { ambulance_north = { amount = { uniform = [1, 2] }, year = 2024, delay = 1 } } }
 chs_centres = { base = 8, projects = { early = { amount = 1, year = 2020, delay = { uniform = [0, 2] } } } }
+chs_stations = { base = 40, projects = { open_ended = { amount = 3, year = 2030, delay = { normal = { mean = 1, sd = 0.5 } } } } }
 childcare_points = { base = 5, projects = { late = { amount = 2, year = 2035, delay = { uniform = [0, 2] } } } }
 "#,
     );
@@ -734,6 +766,16 @@ childcare_points = { base = 5, projects = { late = { amount = 2, year = 2035, de
         assert_eq!(capacity[at(north, res("childcare_points"), row)], row + 1 < rows);
         assert_eq!(capacity[at(nt, res("emergency_stations"), row)], row < open, "all, row {row}");
     }
+    // Capacities repeat the year before's where no opening can fall: after 2020 + 2 years of
+    // delay; before the project of the last year; before a delay with no upper bound can act.
+    let repeats = m.capacity_repeats();
+    let last_open = 2 + 1;
+    for row in 0..rows {
+        assert_eq!(repeats[at(north, res("chs_centres"), row)], row >= last_open, "row {row}");
+        assert_eq!(repeats[at(north, res("childcare_points"), row)], row >= 1 && row + 1 < rows, "row {row}");
+        assert_eq!(repeats[at(north, res("chs_stations"), row)], row >= 1 && row < (2030 - m.t0) as usize, "row {row}");
+        assert_eq!(repeats[at(north, res("emergency_stations"), row)], row >= 1 && row != open, "row {row}");
+    }
     // And what is called fixed is: 64 draws against the central variant.
     let central = capsim::runner::central(&m).unwrap();
     let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
@@ -741,6 +783,9 @@ childcare_points = { base = 5, projects = { late = { amount = 2, year = 2035, de
     for draw in 0..64u64 {
         engine::sample_draw(&m, 9, draw, &mut values, &mut shocks);
         simulate_draw(&m, &values, &shocks, &mut ws).unwrap();
+        for (i, r) in repeats.iter().enumerate() {
+            assert!(!r || ws.out.capacity[i] == ws.out.capacity[i - 1], "capacity {i} is said to repeat");
+        }
         let now = ws.out.demand.iter().chain(&ws.out.capacity);
         let want = central.demand.iter().chain(&central.capacity);
         for (i, ((f, n), c)) in demand.iter().chain(&capacity).zip(now).zip(want).enumerate() {

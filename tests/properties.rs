@@ -202,6 +202,7 @@ proptest! {
         draws in prop::collection::vec(
             prop::collection::vec((0usize..4, 0usize..24, edge_value()), 0..24), 1..40),
         constants in prop::collection::vec((0usize..4, 0usize..24, edge_value()), 0..6),
+        copy_pairs in prop::collection::vec((0usize..24, 0usize..24), 0..4),
         lanes in 1usize..20,
         seed in any::<u64>(),
     ) {
@@ -226,7 +227,17 @@ proptest! {
             let (at, n) = start(kind);
             fixed[at + i % n] = true;
         }
-        let layout = capsim::stats::Layout::with_fixed(&m, &fixed);
+        // Capacities equal to another in every draw: neither fixed, nor both copy and source.
+        let c0 = p + g + 3 * b + demand.len();
+        let mut copies: Vec<(usize, usize)> = Vec::new();
+        for &(i, j) in &copy_pairs {
+            let (i, j) = (c0 + i % capacity.len(), c0 + j % capacity.len());
+            let taken = copies.iter().any(|&(x, y)| [x, y].contains(&i) || x == j);
+            if i != j && !fixed[i] && !fixed[j] && !taken {
+                copies.push((i, j));
+            }
+        }
+        let layout = capsim::stats::Layout::new(&m, &fixed, &copies);
         let (mut values, mut shocks, mut ws) = (m.central_values(), vec![0.0; m.shock_len()], m.workspace());
         let mut one_by_one = Aggregate::new(&m);
         let mut blocked = Aggregate::new(&m);
@@ -240,7 +251,8 @@ proptest! {
             let constant = constants.iter().map(|c| (c, true));
             for (&(kind, i, v), is_constant) in overrides.iter().map(|c| (c, false)).chain(constant) {
                 let (at, n) = start(kind);
-                if fixed[at + i % n] && !is_constant {
+                let copy = copies.iter().any(|&(x, _)| x == at + i % n);
+                if (fixed[at + i % n] || copy) && !is_constant {
                     continue;
                 }
                 let series = match kind {
@@ -250,6 +262,9 @@ proptest! {
                     _ => &mut o.migration,
                 };
                 series[i % n] = v;
+            }
+            for &(i, j) in &copies {
+                o.capacity[i - c0] = o.capacity[j - c0];
             }
             one_by_one.add(&m, &o);
             block.push(&o);

@@ -431,6 +431,52 @@ impl Model {
         self.central.clone()
     }
 
+    /// Which capacities equal the year before's in every draw, `[area][resource][row]` as in
+    /// [`DrawOutput`] (row 0 never): the rows in which no project or closure can open. A
+    /// capacity is its base plus the amounts of the projects open, added in project order, so
+    /// where no project's opening can fall in a row, the row repeats the one before to the bit
+    /// whatever the amounts. Openings are bounded from the delays: a fixed delay opens in one
+    /// row; a random one from the planned row (delays are floored at 0) to the row its largest
+    /// value gives (unbounded distributions reach every later row). Conservative, like
+    /// [`Model::fixed_demand_capacity`].
+    pub fn capacity_repeats(&self) -> Vec<bool> {
+        let (nt, nr, rows) = (self.towns.len(), self.resources.len(), self.rows);
+        let clamp = |row: i64| row.clamp(0, rows as i64) as usize;
+        let mut repeats = vec![false; self.areas() * nr * rows];
+        for (tr, c) in self.capacity.iter().enumerate() {
+            let mut opens = vec![false; rows + 1];
+            for p in &c.projects {
+                let (first, last) = match self.inputs.iter().find(|i| i.slot == p.delay) {
+                    None => {
+                        let row = clamp(opening_row(p.row, self.central[p.delay as usize]));
+                        (row, row)
+                    }
+                    Some(input) => {
+                        let high = input.dist.support().1;
+                        // A few units in the last place more: the quantile function may round
+                        // up to (or a hair past) the support's end.
+                        let high = high + high.abs() * 1e-9 + 1e-9;
+                        let high = match input.clip {
+                            Some([lo, hi]) => high.max(lo).min(hi),
+                            None => high,
+                        };
+                        let last = if high.is_finite() { opening_row(p.row, high) } else { i64::MAX };
+                        (clamp(p.row), clamp(last))
+                    }
+                };
+                opens[first..=last].fill(true);
+            }
+            for row in 1..rows {
+                repeats[tr * rows + row] = !opens[row];
+            }
+        }
+        // "All" is the sum over the towns: it repeats where every town's does.
+        for at in 0..nr * rows {
+            repeats[nt * nr * rows + at] = (0..nt).all(|i| repeats[i * nr * rows + at]);
+        }
+        repeats
+    }
+
     /// Which demand and capacity results are the same in every draw, each `[area][resource][row]`
     /// as in [`DrawOutput`]: those computed only from slots that are not random inputs, never
     /// from the population. A conservative answer (a result marked `false` may still happen to

@@ -238,15 +238,22 @@ impl Aggregate {
 pub struct Layout {
     /// Series count of each kind, in series order.
     kinds: [usize; 8],
-    /// The series (index in series order) at each position.
+    /// The series (index in series order) at each position: the varying, the fixed, then the
+    /// copies.
     order: Vec<u32>,
     /// Positions below this hold the varying series.
     varying: usize,
+    /// How many fixed series follow them.
+    fixed: usize,
+    /// `(series, source)` of each copy, in position order: a series equal in every draw to a
+    /// varying or fixed series of the same kind.
+    copies: Vec<(u32, u32)>,
 }
 
 impl Layout {
     /// The layout for `model`: fixed are the series [`Model::fixed_demand_capacity`] marks
-    /// (and the gaps between a fixed demand and a fixed capacity).
+    /// (and the gaps between a fixed demand and a fixed capacity); a capacity that
+    /// [`Model::capacity_repeats`] the year before's is a copy of it.
     pub fn of(model: &Model) -> Layout {
         let (demand, capacity) = model.fixed_demand_capacity();
         let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
@@ -254,24 +261,76 @@ impl Layout {
         let before = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
         let mut fixed = vec![false; before];
         fixed.extend(demand.iter().chain(&capacity).chain(&gap));
-        Layout::with_fixed(model, &fixed)
+        let c0 = before + demand.len();
+        let copies: Vec<(usize, usize)> = (model.capacity_repeats().into_iter().enumerate())
+            .filter(|(_, repeats)| *repeats)
+            .map(|(i, _)| (c0 + i, c0 + i - 1))
+            .collect();
+        Layout::new(model, &fixed, &copies)
     }
 
     /// A layout in which the series marked in `fixed` (in series order: population, groups,
-    /// births, deaths, migration, demand, capacity, gap) are taken to be
-    /// the same in every draw. [`Layout::of`] is the one a run uses; this one lets tests choose.
+    /// births, deaths, migration, demand, capacity, gap) are taken to be the same in every
+    /// draw, and each `(series, source)` of `copies` equal to its source (of the same kind) in
+    /// every draw. A copy of a copy is one of its source's source; a copy of a fixed series is
+    /// fixed; a series both fixed and a copy is fixed. [`Layout::of`] is the one a run uses;
+    /// this one lets tests choose.
     ///
     /// # Panics
-    /// If `fixed` is not one flag per series of `model`.
-    pub fn with_fixed(model: &Model, fixed: &[bool]) -> Layout {
+    /// If `fixed` is not one flag per series of `model`, or a copy's source is of another kind,
+    /// or the copies make a cycle.
+    pub fn new(model: &Model, fixed: &[bool], copies: &[(usize, usize)]) -> Layout {
         let mut shape = Aggregate::new(model);
         let kinds = shape.series_mut().map(|s| s.len());
-        assert_eq!(fixed.len(), kinds.iter().sum::<usize>(), "one flag per series");
-        let series = 0..fixed.len() as u32;
-        let mut order: Vec<u32> = series.clone().filter(|&g| !fixed[g as usize]).collect();
-        let varying = order.len();
-        order.extend(series.filter(|&g| fixed[g as usize]));
-        Layout { kinds, order, varying }
+        let n = kinds.iter().sum::<usize>();
+        assert_eq!(fixed.len(), n, "one flag per series");
+        let kind_of = |g: usize| {
+            let mut end = 0;
+            kinds.iter().position(|&k| {
+                end += k;
+                g < end
+            })
+        };
+        let mut source: Vec<Option<usize>> = vec![None; n];
+        for &(g, h) in copies {
+            assert!(g != h && kind_of(g) == kind_of(h), "a copy of a series of another kind");
+            source[g] = Some(h);
+        }
+        // Each copy's root: the first series along its sources that is not a copy.
+        let root = |mut g: usize| {
+            for _ in 0..=n {
+                match source[g] {
+                    Some(h) if !fixed[g] => g = h,
+                    _ => return g,
+                }
+            }
+            panic!("the copies make a cycle");
+        };
+        let roots: Vec<usize> = (0..n).map(root).collect();
+        let class = |g: usize| {
+            if fixed[g] || fixed[roots[g]] {
+                1
+            } else if roots[g] != g {
+                2
+            } else {
+                0
+            }
+        };
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        let mut counts = [0; 3];
+        for c in 0..3 {
+            for g in (0..n).filter(|&g| class(g) == c) {
+                order.push(g as u32);
+                counts[c] += 1;
+            }
+        }
+        let copies = order[counts[0] + counts[1]..].iter().map(|&g| (g, roots[g as usize] as u32)).collect();
+        Layout { kinds, order, varying: counts[0], fixed: counts[1], copies }
+    }
+
+    /// [`Layout::new`] with no copies.
+    pub fn with_fixed(model: &Model, fixed: &[bool]) -> Layout {
+        Layout::new(model, fixed, &[])
     }
 
     /// Every series varying (for draws whose values follow no model).
@@ -282,12 +341,26 @@ impl Layout {
 
     /// How many series are fixed.
     pub fn fixed(&self) -> usize {
-        self.order.len() - self.varying
+        self.fixed
+    }
+
+    /// How many series are copies.
+    pub fn copies(&self) -> usize {
+        self.copies.len()
     }
 
     /// How many series there are.
     pub fn series(&self) -> usize {
         self.order.len()
+    }
+
+    /// Whether each series (in series order) varies on its own: not fixed, not a copy.
+    pub fn varies(&self) -> Vec<bool> {
+        let mut v = vec![false; self.order.len()];
+        for &g in &self.order[..self.varying] {
+            v[g as usize] = true;
+        }
+        v
     }
 }
 
@@ -374,9 +447,13 @@ impl SharedAggregate {
             let mut sketches = part.lock().unwrap_or_else(|p| p.into_inner());
             // The part's varying series from the block's codes, its fixed ones in one update.
             let len = sketches.len();
-            let (v, f) = sketches.split_at_mut(varying.saturating_sub(*p).min(len));
+            let (v, rest) = sketches.split_at_mut(varying.saturating_sub(*p).min(len));
+            // The copies after the fixed series are set from their sources at the end.
+            let fixed = (varying + self.layout.fixed).saturating_sub(*p + v.len()).min(rest.len());
             block.add_series_to(*p, v, &mut codes, &mut counts);
-            block.add_fixed((*p + v.len()).saturating_sub(varying), f);
+            if fixed > 0 {
+                block.add_fixed(*p + v.len() - varying, &mut rest[..fixed]);
+            }
         }
         block.counts = counts;
         {
@@ -408,6 +485,9 @@ impl SharedAggregate {
             self.parts.into_iter().flat_map(|(_, part)| part.into_inner().unwrap_or_else(|p| p.into_inner()));
         for (&g, sketch) in self.layout.order.iter().zip(positioned) {
             flat[g as usize] = Some(sketch);
+        }
+        for &(c, source) in &self.layout.copies {
+            flat[c as usize] = flat[source as usize].clone();
         }
         let mut flat = flat.into_iter().flatten();
         let kinds = self.layout.kinds;
@@ -465,9 +545,12 @@ pub struct Block {
     runs: [Vec<Run>; 8],
     /// Per kind, runs of consecutive fixed series: `(first, end, index in fixed)`.
     fixed_runs: [Vec<(usize, usize, usize)>; 8],
+    /// Per kind, runs of consecutive copies of one series: `(first, end, source)`.
+    copy_runs: [Vec<(usize, usize, usize)>; 8],
     /// The fixed series' values, from the block's first draw.
     fixed: Vec<f64>,
-    /// Whether every draw since the block's first gave the fixed series the same values.
+    /// Whether every draw since the block's first gave the fixed series the same values, and
+    /// every copy its source's.
     fixed_held: bool,
     /// Each varying series' extremes over the block's draws.
     lo: Vec<f64>,
@@ -504,14 +587,26 @@ impl Block {
         for (p, &g) in layout.order.iter().enumerate() {
             at[g as usize] = p;
         }
-        let varying = layout.varying;
+        let (varying, fixed) = (layout.varying, layout.fixed);
+        let mut root = vec![0; layout.order.len()];
+        for &(c, r) in &layout.copies {
+            root[c as usize] = r as usize;
+        }
         let mut g = 0;
         let mut runs: [Vec<Run>; 8] = Default::default();
         let mut fixed_runs: [Vec<(usize, usize, usize)>; 8] = Default::default();
+        let mut copy_runs: [Vec<(usize, usize, usize)>; 8] = Default::default();
         for (kind, sketches) in shape.series_mut().into_iter().enumerate() {
             for (i, s) in sketches.iter().enumerate() {
                 let p = at[g + i];
-                if p < varying {
+                if p >= varying + fixed {
+                    // A copy: its source is of the same kind (`Layout::new`).
+                    let r = root[g + i] - g;
+                    match copy_runs[kind].last_mut() {
+                        Some(c) if c.1 == i && c.2 == r => c.1 += 1,
+                        _ => copy_runs[kind].push((i, i + 1, r)),
+                    }
+                } else if p < varying {
                     let (shift, offset) = s.key_params();
                     match runs[kind].last_mut() {
                         Some(r) if r.1 == i && r.2 + (r.1 - r.0) == p && (r.3, r.4) == (shift, offset) => r.1 += 1,
@@ -528,7 +623,6 @@ impl Block {
             g += sketches.len();
         }
         let padded = varying.div_ceil(TILE) * TILE;
-        let fixed = layout.fixed();
         let mut block = Block {
             lanes,
             len: 0,
@@ -538,6 +632,7 @@ impl Block {
             draw_codes: vec![0; padded],
             runs,
             fixed_runs,
+            copy_runs,
             fixed: vec![0.0; fixed],
             fixed_held: true,
             lo: vec![0.0; varying],
@@ -653,6 +748,10 @@ impl Block {
                     let same = values.iter().zip(fixed.iter()).fold(true, |all, (v, f)| all & (v == f));
                     self.fixed_held &= same;
                 }
+            }
+            for &(first, end, source) in &self.copy_runs[kind] {
+                let v = src[source];
+                self.fixed_held &= src[first..end].iter().fold(true, |all, c| all & (*c == v));
             }
         }
         self.gaps = gaps;
