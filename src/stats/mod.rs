@@ -232,8 +232,11 @@ impl Aggregate {
 /// 2,264 of the Shanghai scenario's 12,270 series). A block takes a fixed series' value from
 /// its first draw and only compares it in the others (where a varying series costs an
 /// encoding, its extremes, its sum, a stored code and its share of the counting pass), and the
-/// series is added to its sketch in one update. A block whose fixed series did not hold is
-/// refused ([`FixedVaried`]), so a wrong analysis can stop a run but never skew its numbers.
+/// series is added to its sketch in one update. Last come the copies: series equal in every
+/// draw to another ([`Model::capacity_repeats`]: a capacity in a year no opening can fall in
+/// is the year before's; 1,250 more), compared with it in each draw and given its sketch at
+/// the end. A block whose fixed series or copies did not hold is refused ([`FixedVaried`]),
+/// so a wrong analysis can stop a run but never skew its numbers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
     /// Series count of each kind, in series order.
@@ -364,7 +367,8 @@ impl Layout {
     }
 }
 
-/// A block whose fixed series (see [`Layout`]) did not all keep their first draw's values:
+/// A block whose fixed series (see [`Layout`]) did not all keep their first draw's values, or
+/// whose copies their sources':
 /// the model's analysis of what cannot change was wrong, and adding the block would have
 /// skewed the aggregate, so it was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
