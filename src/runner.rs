@@ -14,7 +14,7 @@ use crate::{Error, Result};
 /// The most draws handed to a worker at a time (and aggregated together). Each series'
 /// histogram is visited once a block, which costs a few cache misses whatever the block's size:
 /// a run of blocks of 1,024 draws takes 7 % less CPU time than one of 512 (2,048: another 3 %;
-/// 256 → 512 saved 7 %, 128 cost 30 % more than 256), for a block buffer of 41 MB per worker in
+/// 256 → 512 saved 7 %, 128 cost 30 % more than 256), for a block buffer of 35 MB per worker in
 /// the Shanghai scenario (20 MB more than 512 draws'). A run too small to give every worker such
 /// blocks takes smaller ones, so all workers share it.
 pub const BLOCK: u64 = 1024;

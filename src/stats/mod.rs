@@ -964,7 +964,7 @@ type Run = (usize, usize, usize, u32, f64);
 pub struct CodeTile([u32; TILE]);
 
 /// Writes a draw's 16 codes into a block's tile. On x86-64 with non-temporal stores: a block
-/// (21 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
+/// (35 MB for the Shanghai scenario) is far larger than the cache, so ordinary stores
 /// would first read every line they write from memory; these write the whole line without
 /// reading it, which halves the memory traffic of filling the block.
 #[inline(always)]
