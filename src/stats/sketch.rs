@@ -102,6 +102,25 @@ impl Hist {
         })
     }
 
+    /// Non-empty pages in increasing key order: `(page index, key of its first bucket)`.
+    fn page_list(&self) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
+        let first = self.first_page;
+        self.table
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| **t != 0)
+            .map(move |(i, &t)| (t as usize - 1, (first + i as u64) << PAGE_BITS))
+    }
+
+    /// The count of all buckets of page `pi`.
+    fn page_total(&self, pi: usize) -> u64 {
+        let low: u64 = self.pages[pi].0.iter().map(|&c| u64::from(c)).sum();
+        match self.high[pi] {
+            0 => low,
+            h => low + (self.highs[h as usize - 1].iter().map(|&c| u64::from(c)).sum::<u64>() << 16),
+        }
+    }
+
     /// Memory held, in bytes.
     pub fn bytes(&self) -> usize {
         self.table.capacity() * 4
@@ -659,6 +678,12 @@ impl Sketch {
     /// The quantiles at several levels (in any order) in one pass over the histogram: each the
     /// same value [`Sketch::quantile`] gives for its level.
     pub fn quantiles(&self, levels: &[Level], integral: bool) -> Vec<f64> {
+        self.walk(levels, integral, true)
+    }
+
+    /// [`Sketch::quantiles`], passing over whole pages whose count does not reach the next
+    /// rank if `pass_pages` (the same result: a test compares both).
+    fn walk(&self, levels: &[Level], integral: bool, pass_pages: bool) -> Vec<f64> {
         let mut out = vec![f64::NAN; levels.len()];
         if self.count == 0 {
             return out;
@@ -688,28 +713,56 @@ impl Sketch {
         // which the running count reaches its rank.
         let mut next = 0;
         let mut seen = 0u64;
+        // Settles the levels whose rank `seen` reaches; the rank still to reach, if any.
         let mut settle = |seen: u64, value: &dyn Fn() -> f64, out: &mut [f64]| {
             while next < order.len() && ranks[order[next]] <= seen {
                 out[order[next]] = value();
                 next += 1;
             }
-            next == order.len()
+            order.get(next).map(|&i| ranks[i])
         };
-        // Negative values from the most negative (largest magnitude) upwards.
-        for (key, c) in self.neg.entries().rev() {
-            seen += c;
-            if settle(seen, &|| rep(key, true), &mut out) {
-                return out;
+        // `levels` is not empty here (`count > 0` and `order` is as long as `levels`), or
+        // nothing is left to settle.
+        let Some(mut need) = order.first().map(|&i| ranks[i]) else { return out };
+        // Negative values from the most negative (largest magnitude) upwards. A page whose
+        // count does not reach the rank needed is passed over whole (most are).
+        for (pi, base) in self.neg.page_list().rev() {
+            let total = self.neg.page_total(pi);
+            if pass_pages && seen + total < need {
+                seen += total;
+                continue;
+            }
+            for k in (0..PAGE).rev() {
+                let c = self.neg.count_at(pi, k);
+                if c > 0 {
+                    seen += c;
+                    match settle(seen, &|| rep(base + k as u64, true), &mut out) {
+                        Some(r) => need = r,
+                        None => return out,
+                    }
+                }
             }
         }
         seen += self.zeros;
-        if settle(seen, &|| 0.0f64.max(self.min).min(self.max), &mut out) {
-            return out;
+        match settle(seen, &|| 0.0f64.max(self.min).min(self.max), &mut out) {
+            Some(r) => need = r,
+            None => return out,
         }
-        for (key, c) in self.pos.entries() {
-            seen += c;
-            if settle(seen, &|| rep(key, false), &mut out) {
-                return out;
+        for (pi, base) in self.pos.page_list() {
+            let total = self.pos.page_total(pi);
+            if pass_pages && seen + total < need {
+                seen += total;
+                continue;
+            }
+            for k in 0..PAGE {
+                let c = self.pos.count_at(pi, k);
+                if c > 0 {
+                    seen += c;
+                    match settle(seen, &|| rep(base + k as u64, false), &mut out) {
+                        Some(r) => need = r,
+                        None => return out,
+                    }
+                }
             }
         }
         settle(u64::MAX, &|| self.max, &mut out);
@@ -740,6 +793,37 @@ mod tests {
         assert_eq!(Level::new(1, 2).rank(3), 2);
         assert_eq!(Level::new(1, 2).rank(4), 2);
         assert_eq!(Level::new(95, 100).rank(1), 1);
+    }
+
+    #[test]
+    fn passing_over_pages_changes_no_quantile() {
+        // Negatives, zeros and positives over many pages and octaves, counts carried above 16
+        // bits, every level from 0 to 1 in steps of 1/200.
+        let levels: Vec<Level> = (0..=200).map(|i| Level::new(i, 200)).collect();
+        for bits in [COARSE_BITS, FINE_BITS] {
+            let mut s = Sketch::new(bits);
+            let mut x = 0.61f64;
+            for i in 0..20_000 {
+                x = (x * 3.97 * (1.0 - x)).clamp(1e-9, 1.0 - 1e-9);
+                let v = match i % 11 {
+                    0 => 0.0,
+                    1..=3 => -(x * 1e5),
+                    _ => x.powi(3) * 1e7,
+                };
+                s.add(v);
+                if i % 997 == 0 || i < 40 {
+                    for integral in [false, true] {
+                        assert_eq!(s.walk(&levels, integral, true), s.walk(&levels, integral, false), "{i}");
+                    }
+                }
+                if i == 10_000 {
+                    s.add_encoded(200_000, 123.0, 123.0, 200_000 * Sketch::fixed_exact(123.0), &[]);
+                }
+            }
+            for integral in [false, true] {
+                assert_eq!(s.walk(&levels, integral, true), s.walk(&levels, integral, false));
+            }
+        }
     }
 
     #[test]
