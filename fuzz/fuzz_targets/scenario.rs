@@ -1,8 +1,10 @@
 //! Scenario text from arbitrary bytes: parse + validate must never panic. For every scenario
 //! that validates, the rest of what `capsim validate`, `sweep` and `run` do with it must not
 //! panic either: the path grammar (`paths::addresses`, `find` of each address, `set` and
-//! re-validation, as a sweep does), the resolved JSON and sources table, `engine::compile`, and
-//! one draw at the central values (which may stop with a NaN/infinity error, but not panic).
+//! re-validation, as a sweep does), the resolved JSON and sources table, `engine::compile`,
+//! one draw at the central values (which may stop with a NaN/infinity error, but not panic),
+//! and a run of a few draws: the aggregation's analysis of which series never change
+//! (`stats::Layout::of`) must hold, or the run would stop with an internal error.
 
 #![no_main]
 
@@ -57,5 +59,11 @@ fuzz_target!(|data: &[u8]| {
     let values = model.central_values();
     let shocks = vec![0.0; model.shock_len()];
     let mut ws = model.workspace();
-    let _ = engine::simulate_draw(&model, &values, &shocks, &mut ws);
+    if engine::simulate_draw(&model, &values, &shocks, &mut ws).is_err() {
+        return;
+    }
+    let _ = capsim::stats::Layout::of(&model);
+    if let Err(e) = capsim::runner::run(&model, salt as u64, 0..6, 1, &|_| {}) {
+        assert!(!matches!(e, capsim::Error::Internal(_)), "{e}");
+    }
 });
