@@ -459,6 +459,23 @@ fn adding_a_project_changes_no_other_sampled_value() {
     }
 }
 
+/// What the run's layout (`stats::Layout::of`) is built from, spelled out for tests to change:
+/// the fixed flags in series order, the copies `(series, source)`, and the first demand series.
+pub(crate) fn layout_parts(m: &Model) -> (Vec<bool>, Vec<(usize, usize)>, usize) {
+    let shape = capsim::stats::Aggregate::new(m);
+    let d0 = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
+    let (demand, capacity) = m.fixed_demand_capacity();
+    let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
+    let mut flags = vec![false; d0];
+    flags.extend(demand.iter().chain(&capacity).chain(&gap));
+    // Capacities that repeat the year before's.
+    let c0 = d0 + demand.len();
+    let copies: Vec<(usize, usize)> =
+        m.capacity_repeats().iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| (c0 + i, c0 + i - 1)).collect();
+    assert_eq!(capsim::stats::Layout::new(m, &flags, &copies), capsim::stats::Layout::of(m));
+    (flags, copies, d0)
+}
+
 #[test]
 fn block_aggregation_equals_adding_draws_one_by_one() {
     // The runner aggregates through blocks (codes in tiles, non-temporal stores, per-series
@@ -471,25 +488,15 @@ fn block_aggregation_equals_adding_draws_one_by_one() {
     let s = capsim::scenario::load(&crate::util::scenario("shanghai-new-towns.toml"), &[]).unwrap();
     let m = engine::compile(&s);
     let shape = capsim::stats::Aggregate::new(&m);
-    let before = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
-    let (demand, capacity) = m.fixed_demand_capacity();
-    let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
-    let mut flags = vec![false; before];
-    flags.extend(demand.iter().chain(&capacity).chain(&gap));
-    // Capacities that repeat the year before's.
-    let c0 = before + demand.len();
-    let copies: Vec<(usize, usize)> =
-        m.capacity_repeats().iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| (c0 + i, c0 + i - 1)).collect();
-    let of = capsim::stats::Layout::of(&m);
-    assert_eq!(capsim::stats::Layout::new(&m, &flags, &copies), of);
-    assert!(of.copies() > 500, "{} copies", of.copies());
+    let (flags, copies, d0) = layout_parts(&m);
+    let c0 = d0 + shape.demand.len();
+    assert!(copies.len() > 500, "{} copies", copies.len());
     // The run's layout, with the constant series below fixed too (a constant of 10⁹ and more,
     // zeros of both signs); and every series varying, where the draws may change any value.
     let mut with_constants = flags.clone();
     for series in [5, shape.population.len() + 9, shape.population.len() + 15] {
         with_constants[series] = true;
     }
-    let d0 = before;
     for layout in [capsim::stats::Layout::all_varying(&m), capsim::stats::Layout::new(&m, &with_constants, &copies)] {
         // Series the draws below may set freely: varying, and no copy's source.
         let mut free = layout.varies();
@@ -652,20 +659,12 @@ fn a_series_called_fixed_that_varies_is_caught() {
     let s = capsim::scenario::load(&crate::util::scenario("example.toml"), &[]).unwrap();
     let m = engine::compile(&s);
     assert_eq!(capsim::stats::Layout::all_varying(&m).fixed(), 0);
-    let of = capsim::stats::Layout::of(&m);
-    let shape = capsim::stats::Aggregate::new(&m);
-    let d0 = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
     let (demand, capacity) = m.fixed_demand_capacity();
+    let (flags, copies, d0) = layout_parts(&m);
+    let c0 = d0 + demand.len();
     // A fixed capacity series with fixed neighbours on both sides (the middle of a run).
     let mid = (1..capacity.len() - 1).find(|&i| capacity[i - 1] && capacity[i] && capacity[i + 1]).unwrap();
     let per_capita = demand.iter().position(|f| !f).unwrap();
-    let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
-    let mut flags = vec![false; d0];
-    flags.extend(demand.iter().chain(&capacity).chain(&gap));
-    let c0 = d0 + demand.len();
-    let copies: Vec<(usize, usize)> =
-        m.capacity_repeats().iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| (c0 + i, c0 + i - 1)).collect();
-    assert_eq!(capsim::stats::Layout::new(&m, &flags, &copies), of);
     // Each case: the series called fixed, and the capacity series the second draw changes.
     // Population (series 0) and a per-capita demand, which are not fixed; a truly fixed
     // capacity in the middle of a run given another value; a copy of a capacity given another.

@@ -213,10 +213,9 @@ proptest! {
         // Series flags in the block's order; the kinds overridden here start at these offsets.
         let shape = Aggregate::new(&m);
         let (p, g, b) = (shape.population.len(), shape.groups.len(), shape.births.len());
-        let (demand, capacity) = m.fixed_demand_capacity();
-        let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
-        let mut fixed = vec![false; p + g + 3 * b];
-        fixed.extend(demand.iter().chain(&capacity).chain(&gap));
+        let (demand, capacity) = (&shape.demand, &shape.capacity);
+        // The model's fixed series (its copies are not used: the test picks its own).
+        let (mut fixed, _, _) = crate::engine::layout_parts(&m);
         let start = |kind: usize| match kind {
             0 => (p, g),
             1 => (p + g + 3 * b, demand.len()),
