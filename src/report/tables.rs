@@ -39,6 +39,16 @@ pub struct Tables<'a> {
 
 /// Formats a number with `dp` decimals, never `-0`.
 pub fn fixed(v: f64, dp: usize) -> String {
+    // Whole numbers (every demand, capacity and gap quantile) are exact as integers; the
+    // general float formatter falls back to its slow exact algorithm for most of them.
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        let mut s = (v as i64).to_string();
+        if dp > 0 {
+            s.push('.');
+            s.extend(std::iter::repeat_n('0', dp));
+        }
+        return s;
+    }
     let s = format!("{v:.dp$}");
     if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') { s[1..].to_string() } else { s }
 }
@@ -347,5 +357,19 @@ mod tests {
     fn fixed_never_prints_negative_zero() {
         assert_eq!(fixed(-0.0001, 2), "0.00");
         assert_eq!(fixed(-1.5, 1), "-1.5");
+        assert_eq!(fixed(-0.0, 1), "0.0");
+    }
+
+    #[test]
+    fn fixed_formats_whole_numbers_as_the_float_formatter_does() {
+        for v in [0.0, 1.0, -1.0, 7.0, -42.0, 1234567.0, 8.9e15, -8.9e15, 2f64.powi(52) + 1.0] {
+            for dp in [0, 1, 2, 4] {
+                assert_eq!(fixed(v, dp), format!("{v:.dp$}"), "{v} with {dp} decimals");
+            }
+        }
+        // Beyond the fast path, and fractions, the formatter's own rounding.
+        assert_eq!(fixed(1e16, 1), "10000000000000000.0");
+        assert_eq!(fixed(0.125, 2), "0.12");
+        assert_eq!(fixed(2.5, 0), "2");
     }
 }
