@@ -187,27 +187,6 @@ fn check_counts(agg: &Aggregate) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Whether a decoded part can be merged into an aggregate of `model`: its shape and counts fit
-/// (`Aggregate::fits`), and every sketch has the bucket resolution the model gives that series.
-/// Sketches of different resolutions cannot be merged: their keys mean different buckets.
-pub fn fits(part: &Aggregate, model: &crate::engine::Model) -> bool {
-    if !part.fits(model) {
-        return false;
-    }
-    let shape = Aggregate::new(model);
-    let same = |a: &[crate::stats::Sketch], b: &[crate::stats::Sketch]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.bits == y.bits)
-    };
-    same(&part.population, &shape.population)
-        && same(&part.groups, &shape.groups)
-        && same(&part.demand, &shape.demand)
-        && same(&part.capacity, &shape.capacity)
-        && same(&part.gap, &shape.gap)
-        && same(&part.births, &shape.births)
-        && same(&part.deaths, &shape.deaths)
-        && same(&part.migration, &shape.migration)
-}
-
 /// Reads a partial file, or `DIR/partial.capsim` when given a directory.
 pub fn read(path: &Path) -> Result<(PathBuf, PartialMeta, Aggregate)> {
     let file = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };

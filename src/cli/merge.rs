@@ -84,7 +84,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         if meta != *header {
             return Err(Error::Input(format!("{} changed while it was being merged", path.display())));
         }
-        if !partial::fits(&part, &model) {
+        if !part.fits(&model) {
             return Err(Error::Input(format!("{} does not match the scenario's shape", path.display())));
         }
         agg.merge(&part);

@@ -41,35 +41,55 @@ pub struct Aggregate {
     pub migration: Vec<Sketch>,
 }
 
+/// The lengths of an [`Aggregate`]'s `shortfall` and `first`.
+fn count_lens(model: &Model) -> (usize, usize) {
+    let cells = model.areas() * model.resources.len();
+    (cells * model.rows, cells * (model.rows + 1))
+}
+
+/// The bucket bits ([`sketch::COARSE_BITS`] or [`sketch::FINE_BITS`]) of every series of
+/// `model`, per kind in series order (population, groups, births, deaths, migration, demand,
+/// capacity, gap): an [`Aggregate`]'s shape without its sketches, for what needs only that.
+fn series_bits(model: &Model) -> [Vec<u8>; 8] {
+    let (a, nr, rows, steps) = (model.areas(), model.resources.len(), model.rows, model.steps());
+    let coarse = |n: usize| vec![sketch::COARSE_BITS; n];
+    // Whole-number series keep the finer buckets their whole-number quantiles need.
+    let by_resource = |whole: &dyn Fn(usize) -> bool| -> Vec<u8> {
+        (0..a * nr * rows)
+            .map(|i| if whole((i / rows) % nr) { sketch::FINE_BITS } else { sketch::COARSE_BITS })
+            .collect()
+    };
+    let res = &model.resources;
+    [
+        coarse(a * rows),
+        coarse(a * rows * 2 * model.groups.len()),
+        coarse(a * steps),
+        coarse(a * steps),
+        coarse(a * steps),
+        by_resource(&|r| res[r].integral),
+        by_resource(&|r| res[r].capacity_integral),
+        by_resource(&|r| res[r].integral && res[r].capacity_integral),
+    ]
+}
+
 impl Aggregate {
     /// An empty aggregate shaped for `model`.
     pub fn new(model: &Model) -> Aggregate {
-        let a = model.areas();
-        let nr = model.resources.len();
-        let rows = model.rows;
-        let sk = |n: usize| vec![Sketch::new(sketch::COARSE_BITS); n];
-        // Whole-number series keep the finer buckets their whole-number quantiles need.
-        let by_resource = |whole: &dyn Fn(usize) -> bool| -> Vec<Sketch> {
-            (0..a * nr * rows)
-                .map(|i| {
-                    let r = (i / rows) % nr;
-                    Sketch::new(if whole(r) { sketch::FINE_BITS } else { sketch::COARSE_BITS })
-                })
-                .collect()
-        };
-        let res = &model.resources;
+        let [population, groups, births, deaths, migration, demand, capacity, gap] =
+            series_bits(model).map(|bits| bits.into_iter().map(Sketch::new).collect::<Vec<_>>());
+        let (shortfall, first) = count_lens(model);
         Aggregate {
             draws: 0,
-            population: sk(a * rows),
-            groups: sk(a * rows * 2 * model.groups.len()),
-            demand: by_resource(&|r| res[r].integral),
-            capacity: by_resource(&|r| res[r].capacity_integral),
-            gap: by_resource(&|r| res[r].integral && res[r].capacity_integral),
-            shortfall: vec![0; a * nr * rows],
-            first: vec![0; a * nr * (rows + 1)],
-            births: sk(a * model.steps()),
-            deaths: sk(a * model.steps()),
-            migration: sk(a * model.steps()),
+            population,
+            groups,
+            demand,
+            capacity,
+            gap,
+            shortfall: vec![0; shortfall],
+            first: vec![0; first],
+            births,
+            deaths,
+            migration,
         }
     }
 
@@ -178,46 +198,29 @@ impl Aggregate {
         }
     }
 
-    /// Whether the shapes match `model` and the counts agree (for partial results read back).
+    /// Whether the shapes match `model` (series counts, and each sketch's bucket resolution:
+    /// sketches of different resolutions cannot be merged) and the counts agree (for partial
+    /// results read back).
     pub fn fits(&self, model: &Model) -> bool {
-        let shape = Aggregate::new(model);
-        let same_len = self.population.len() == shape.population.len()
-            && self.groups.len() == shape.groups.len()
-            && self.demand.len() == shape.demand.len()
-            && self.capacity.len() == shape.capacity.len()
-            && self.gap.len() == shape.gap.len()
-            && self.shortfall.len() == shape.shortfall.len()
-            && self.first.len() == shape.first.len()
-            && self.births.len() == shape.births.len()
-            && self.deaths.len() == shape.deaths.len()
-            && self.migration.len() == shape.migration.len();
-        if !same_len {
-            return false;
-        }
-        let same_bits = |a: &[Sketch], b: &[Sketch]| a.iter().zip(b).all(|(x, y)| x.bits == y.bits);
-        if !(same_bits(&self.demand, &shape.demand)
-            && same_bits(&self.capacity, &shape.capacity)
-            && same_bits(&self.gap, &shape.gap)
-            && same_bits(&self.population, &shape.population)
-            && same_bits(&self.groups, &shape.groups)
-            && same_bits(&self.births, &shape.births)
-            && same_bits(&self.deaths, &shape.deaths)
-            && same_bits(&self.migration, &shape.migration))
-        {
-            return false;
-        }
-        let sketches_ok = [
+        let (shortfall, first) = count_lens(model);
+        let series = [
             &self.population,
             &self.groups,
-            &self.demand,
-            &self.capacity,
-            &self.gap,
             &self.births,
             &self.deaths,
             &self.migration,
-        ]
-        .iter()
-        .all(|v| v.iter().all(|s| s.count == self.draws && s.is_consistent()));
+            &self.demand,
+            &self.capacity,
+            &self.gap,
+        ];
+        let same_shape = self.shortfall.len() == shortfall
+            && self.first.len() == first
+            && (series.iter().zip(series_bits(model)))
+                .all(|(s, bits)| s.len() == bits.len() && s.iter().zip(bits).all(|(x, b)| x.bits == b));
+        if !same_shape {
+            return false;
+        }
+        let sketches_ok = series.iter().all(|v| v.iter().all(|s| s.count == self.draws && s.is_consistent()));
         let firsts_ok = self.first.chunks(model.rows + 1).all(|c| c.iter().sum::<u64>() == self.draws);
         let short_ok = self.shortfall.iter().all(|&c| c <= self.draws);
         sketches_ok && firsts_ok && short_ok
@@ -260,8 +263,8 @@ impl Layout {
     pub fn of(model: &Model) -> Layout {
         let (demand, capacity) = model.fixed_demand_capacity();
         let gap: Vec<bool> = demand.iter().zip(&capacity).map(|(d, c)| *d && *c).collect();
-        let shape = Aggregate::new(model);
-        let before = shape.population.len() + shape.groups.len() + 3 * shape.births.len();
+        let kinds = series_bits(model).map(|b| b.len());
+        let before = kinds[..5].iter().sum();
         let mut fixed = vec![false; before];
         fixed.extend(demand.iter().chain(&capacity).chain(&gap));
         let c0 = before + demand.len();
@@ -283,8 +286,7 @@ impl Layout {
     /// If `fixed` is not one flag per series of `model`, or a copy's source is of another kind,
     /// or the copies make a cycle.
     pub fn new(model: &Model, fixed: &[bool], copies: &[(usize, usize)]) -> Layout {
-        let mut shape = Aggregate::new(model);
-        let kinds = shape.series_mut().map(|s| s.len());
+        let kinds = series_bits(model).map(|b| b.len());
         let n = kinds.iter().sum::<usize>();
         assert_eq!(fixed.len(), n, "one flag per series");
         let kind_of = |g: usize| {
@@ -338,7 +340,7 @@ impl Layout {
 
     /// Every series varying (for draws whose values follow no model).
     pub fn all_varying(model: &Model) -> Layout {
-        let n: usize = Aggregate::new(model).series_mut().iter().map(|s| s.len()).sum();
+        let n = series_bits(model).iter().map(Vec::len).sum();
         Layout::with_fixed(model, &vec![false; n])
     }
 
@@ -400,29 +402,33 @@ impl SharedAggregate {
 
     /// An empty aggregate shaped for `model`, for blocks of `layout`.
     pub fn with_layout(model: &Model, layout: Layout) -> SharedAggregate {
-        SharedAggregate::from_aggregate(Aggregate::new(model), layout)
+        let bits = series_bits(model);
+        assert!(bits.each_ref().map(Vec::len) == layout.kinds, "a layout of another shape");
+        let bits: Vec<u8> = bits.into_iter().flatten().collect();
+        // Each sketch made where it stays (an aggregate's worth of them is megabytes: moving
+        // them about costs page faults).
+        let parts = (layout.order.chunks(PART).enumerate())
+            .map(|(i, order)| (i * PART, Mutex::new(order.iter().map(|&g| Sketch::new(bits[g as usize])).collect())))
+            .collect();
+        let (shortfall, first) = count_lens(model);
+        SharedAggregate { layout, parts, counts: Mutex::new((0, vec![0; shortfall], vec![0; first])) }
     }
 
     /// `agg`, to go on adding blocks of `layout` to.
     fn from_aggregate(mut agg: Aggregate, layout: Layout) -> SharedAggregate {
         assert!(agg.series_mut().map(|s| s.len()) == layout.kinds, "a layout of another shape");
         let counts = Mutex::new((agg.draws, std::mem::take(&mut agg.shortfall), std::mem::take(&mut agg.first)));
-        let mut flat = Vec::new();
+        let mut flat = Vec::with_capacity(layout.order.len());
         for sketches in agg.series_mut() {
-            flat.extend(sketches.drain(..).map(Some));
+            flat.append(sketches);
         }
         // Into position order: series `layout.order[p]` at `p` (a permutation, so each is
-        // taken once).
-        let positioned: Vec<Sketch> = layout.order.iter().filter_map(|&g| flat[g as usize].take()).collect();
-        let mut parts = Vec::new();
-        let (mut first, total) = (0, positioned.len());
-        let mut flat = positioned.into_iter();
-        while first < total {
-            let part: Vec<Sketch> = flat.by_ref().take(PART).collect();
-            let len = part.len();
-            parts.push((first, Mutex::new(part)));
-            first += len;
-        }
+        // taken once; what is left behind is an empty sketch, which allocates nothing).
+        let parts = (layout.order.chunks(PART).enumerate())
+            .map(|(i, order)| {
+                (i * PART, Mutex::new(order.iter().map(|&g| std::mem::take(&mut flat[g as usize])).collect()))
+            })
+            .collect();
         SharedAggregate { layout, parts, counts }
     }
 
@@ -483,32 +489,25 @@ impl SharedAggregate {
     /// The aggregate of everything added.
     pub fn into_aggregate(self) -> Aggregate {
         let (draws, shortfall, first) = self.counts.into_inner().unwrap_or_else(|p| p.into_inner());
-        // Back into series order.
-        let mut flat: Vec<Option<Sketch>> = (0..self.layout.order.len()).map(|_| None).collect();
-        let positioned =
-            self.parts.into_iter().flat_map(|(_, part)| part.into_inner().unwrap_or_else(|p| p.into_inner()));
-        for (&g, sketch) in self.layout.order.iter().zip(positioned) {
-            flat[g as usize] = Some(sketch);
+        // Back into series order: `at[g]` is series g's position. A copy is left empty here
+        // and given its source's sketch (a varying or fixed series) below.
+        let mut at = vec![0; self.layout.order.len()];
+        for (p, &g) in self.layout.order.iter().enumerate() {
+            at[g as usize] = p;
         }
+        let mut parts: Vec<Vec<Sketch>> =
+            self.parts.into_iter().map(|(_, part)| part.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
+        let copies = self.layout.varying + self.layout.fixed;
+        let mut series = at
+            .iter()
+            .map(|&p| if p < copies { std::mem::take(&mut parts[p / PART][p % PART]) } else { Sketch::default() });
+        let mut kinds = self.layout.kinds.map(|n| series.by_ref().take(n).collect::<Vec<Sketch>>());
+        let mut flat: Vec<&mut Sketch> = kinds.iter_mut().flatten().collect();
         for &(c, source) in &self.layout.copies {
-            flat[c as usize] = flat[source as usize].clone();
+            *flat[c as usize] = flat[source as usize].clone();
         }
-        let mut flat = flat.into_iter().flatten();
-        let kinds = self.layout.kinds;
-        let mut take = |k: usize| flat.by_ref().take(kinds[k]).collect::<Vec<Sketch>>();
-        Aggregate {
-            draws,
-            population: take(0),
-            groups: take(1),
-            births: take(2),
-            deaths: take(3),
-            migration: take(4),
-            demand: take(5),
-            capacity: take(6),
-            gap: take(7),
-            shortfall,
-            first,
-        }
+        let [population, groups, births, deaths, migration, demand, capacity, gap] = kinds;
+        Aggregate { draws, population, groups, births, deaths, migration, demand, capacity, gap, shortfall, first }
     }
 }
 
@@ -585,8 +584,9 @@ impl Block {
     pub fn with_layout(model: &Model, layout: Layout, lanes: usize) -> Block {
         // A series' fast sum holds up to 2⁵⁰ a value (|v| < 10⁹ at 2²⁰) in an i64.
         assert!(lanes <= 8192, "a block of more than 8,192 draws would overflow its sums");
-        let mut shape = Aggregate::new(model);
-        assert!(shape.series_mut().map(|s| s.len()) == layout.kinds, "a layout of another shape");
+        let bits = series_bits(model);
+        assert!(bits.each_ref().map(Vec::len) == layout.kinds, "a layout of another shape");
+        let (shortfall, first) = count_lens(model);
         let mut at = vec![0; layout.order.len()];
         for (p, &g) in layout.order.iter().enumerate() {
             at[g as usize] = p;
@@ -600,8 +600,8 @@ impl Block {
         let mut runs: [Vec<Run>; 8] = Default::default();
         let mut fixed_runs: [Vec<(usize, usize, usize)>; 8] = Default::default();
         let mut copy_runs: [Vec<(usize, usize, usize)>; 8] = Default::default();
-        for (kind, sketches) in shape.series_mut().into_iter().enumerate() {
-            for (i, s) in sketches.iter().enumerate() {
+        for (kind, bits) in bits.iter().enumerate() {
+            for (i, &b) in bits.iter().enumerate() {
                 let p = at[g + i];
                 if p >= varying + fixed {
                     // A copy: its source is of the same kind (`Layout::new`).
@@ -611,7 +611,7 @@ impl Block {
                         _ => copy_runs[kind].push((i, i + 1, r)),
                     }
                 } else if p < varying {
-                    let (shift, offset) = s.key_params();
+                    let (shift, offset) = Sketch::new(b).key_params();
                     match runs[kind].last_mut() {
                         Some(r) if r.1 == i && r.2 + (r.1 - r.0) == p && (r.3, r.4) == (shift, offset) => r.1 += 1,
                         _ => runs[kind].push((i, i + 1, p, shift, offset)),
@@ -624,7 +624,7 @@ impl Block {
                     }
                 }
             }
-            g += sketches.len();
+            g += bits.len();
         }
         let padded = varying.div_ceil(TILE) * TILE;
         let mut block = Block {
@@ -644,9 +644,9 @@ impl Block {
             sum: vec![0; varying],
             wide: vec![0; varying],
             any_wide: false,
-            gaps: vec![0.0; shape.gap.len()],
-            shortfall: vec![0; shape.shortfall.len()],
-            first: vec![0; shape.first.len()],
+            gaps: vec![0.0; bits[7].len()],
+            shortfall: vec![0; shortfall],
+            first: vec![0; first],
             codes: vec![0; lanes],
             counts: vec![0; TILE * STRIDE],
         };
