@@ -174,10 +174,7 @@ pub fn plan(s: &Scenario, model: &Model, set: &PlanSettings) -> Result<Plan> {
         )));
     }
     let store = collect(model, set, first_row, rows)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(set.threads)
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let pool = crate::runner::pool(set.threads)?;
     let items: Vec<ResourcePlan> = pool
         .install(|| (0..nt * nr).into_par_iter().map(|tr| plan_one(s, model, set, &store, tr / nr, tr % nr)).collect());
     Ok(Plan { settings: set.clone(), items, bytes_per_draw })
@@ -191,10 +188,7 @@ fn collect(model: &Model, set: &PlanSettings, first_row: usize, rows: usize) -> 
     let all_rows = model.rows;
     let n = set.draws as usize;
     const CHUNK: usize = 256;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(set.threads)
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let pool = crate::runner::pool(set.threads)?;
     let failed = AtomicU64::new(u64::MAX);
     let chunks: Vec<(Vec<f64>, Vec<f64>, Vec<u64>)> = pool.install(|| {
         (0..n.div_ceil(CHUNK))

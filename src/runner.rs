@@ -39,6 +39,15 @@ fn numerical(e: NonFinite, draw: Option<u64>) -> Error {
     ))
 }
 
+/// A pool of `threads` workers (0 = all cores), for a run's draws and for the work after them
+/// (tables, charts) that `--threads` also bounds.
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))
+}
+
 /// Runs draws `range` with `threads` workers (0 = all cores), calling `progress` with the
 /// number of draws finished so far (roughly every block; from any worker, so possibly out of
 /// order: a caller showing progress keeps the largest).
@@ -61,10 +70,7 @@ fn run_with(
     threads: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Aggregate> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let pool = pool(threads)?;
     let workers = pool.current_num_threads().max(1);
     let next = AtomicU64::new(range.start);
     let done = AtomicU64::new(0);

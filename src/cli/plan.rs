@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::report::{self, RunInfo};
-use crate::{Error, engine, output, plan};
+use crate::{Error, engine, output, plan, runner};
 
 use super::run::load_with_overrides;
 use super::{Out, ScenarioArgs};
@@ -72,7 +72,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         ("plan.csv".to_string(), plan::plan_csv(&s, &model, &p).into_bytes()),
         ("plan.toml".to_string(), plan::plan_toml(&s, &path, &p).into_bytes()),
     ];
-    files.extend(args.charts.plan_files(&s, &model, &p, out)?);
+    files.extend(runner::pool(threads)?.install(|| args.charts.plan_files(&s, &model, &p, out))?);
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());
     let info = RunInfo {

@@ -239,7 +239,8 @@ pub fn write_report(
     let tables =
         Tables { scenario: s, model: input.model, agg: input.agg, central: input.central, risk: s.settings.risk };
     let mut files = report::table_files(&tables);
-    files.extend(charts.files(&tables, out)?);
+    // Charts are drawn side by side: on `threads` workers, as the draws were.
+    files.extend(runner::pool(threads)?.install(|| charts.files(&tables, out))?);
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());
     let info = RunInfo {

@@ -155,7 +155,9 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
     }
 
     let mut files: Vec<output::OutFile> = vec![("indices.csv".into(), analysis.indices_csv().into_bytes())];
-    files.extend(args.charts.sensitivity_files(&analysis, &s, &settings, runs, out)?);
+    files.extend(
+        crate::runner::pool(threads)?.install(|| args.charts.sensitivity_files(&analysis, &s, &settings, runs, out))?,
+    );
     if args.export_samples {
         files.push(("samples_inputs.csv".into(), analysis.samples_inputs_csv().into_bytes()));
         files.push(("samples_outputs.csv".into(), analysis.samples_outputs_csv().into_bytes()));

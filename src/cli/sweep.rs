@@ -123,7 +123,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         }
     })?;
     let mut files: Vec<output::OutFile> = vec![("sweep.csv".into(), result.csv().into_bytes())];
-    files.extend(args.charts.sweep_files(&result, &base, out)?);
+    files.extend(crate::runner::pool(threads)?.install(|| args.charts.sweep_files(&result, &base, out))?);
     let wall = started.elapsed().as_secs_f64();
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());

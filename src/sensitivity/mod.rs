@@ -173,10 +173,7 @@ pub fn evaluate(model: &Model, inputs: &[Input], design: &[f64], seed: u64, thre
     const CHUNK: usize = 16;
     let first_failure = AtomicUsize::new(usize::MAX);
     let failures: std::sync::Mutex<Vec<(usize, NonFinite)>> = std::sync::Mutex::new(Vec::new());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let pool = crate::runner::pool(threads)?;
     pool.install(|| {
         y.par_chunks_mut(n_out * CHUNK).enumerate().for_each_init(
             || (model.workspace(), model.central_values(), vec![0.0; model.shock_len()]),
@@ -358,10 +355,7 @@ pub fn analyse(model: &Model, settings: &Settings) -> Result<Analysis> {
         }
     };
     let y = evaluate(model, &inputs, &design, settings.seed, settings.threads)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads)
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let pool = crate::runner::pool(settings.threads)?;
     let per_output: Vec<Vec<Index>> = pool.install(|| {
         (0..n_out)
             .into_par_iter()
