@@ -78,7 +78,11 @@ fn run_with(
     let first_error: Mutex<Option<(u64, NonFinite)>> = Mutex::new(None);
     let agg = SharedAggregate::with_layout(model, layout.clone());
     let broken = AtomicBool::new(false);
-    let unit = BLOCK.min(range.end.saturating_sub(range.start).div_ceil(workers as u64)).max(1);
+    // Blocks of at most BLOCK draws, as many as a multiple of the workers, so that equal
+    // workers finish together (9 blocks of 1,024 and one of 784 kept one worker 240 draws
+    // longer than the other at 10,000 draws).
+    let draws = range.end.saturating_sub(range.start);
+    let unit = draws.div_ceil(draws.div_ceil(BLOCK).next_multiple_of(workers as u64).max(1)).max(1);
     pool.scope(|scope| {
         for worker in 0..workers {
             let (agg, next, done, failed, first_error) = (&agg, &next, &done, &failed, &first_error);

@@ -933,25 +933,36 @@ impl Block {
 /// tile group, 16 KB apart: with 4 KB pages each write would need its own TLB entry (a page
 /// walk per line), with 2 MB pages the whole block needs a handful.
 fn huge_vec(n: usize) -> Vec<CodeTile> {
-    let mut v: Vec<CodeTile> = Vec::with_capacity(n);
+    if n == 0 {
+        return Vec::new();
+    }
+    let layout = std::alloc::Layout::array::<CodeTile>(n).expect("a block buffer's size overflows");
+    // Zeroed by the allocator: memory fresh from the system is zero already and is not written
+    // here, so the huge-page advice below still finds it untouched (`resize` would write all
+    // of it first: 4 ms a worker).
+    // SAFETY: `layout` has a non-zero size (n > 0, CodeTile is 64 bytes).
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<CodeTile>();
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
     #[cfg(target_os = "linux")]
     {
-        let bytes = n * std::mem::size_of::<CodeTile>();
-        let start = v.as_mut_ptr() as usize;
+        let start = ptr as usize;
         let page = 4096;
         let aligned = start.next_multiple_of(page);
-        let end = (start + bytes) / page * page;
+        let end = (start + layout.size()) / page * page;
         if end > aligned {
-            // SAFETY: `aligned..end` lies within the vector's allocation (page-aligned, as
-            // madvise requires); MADV_HUGEPAGE is advice about how to back untouched memory
-            // and changes no contents. A refusal (no transparent huge pages) is harmless.
+            // SAFETY: `aligned..end` lies within the allocation (page-aligned, as madvise
+            // requires); MADV_HUGEPAGE is advice about how to back untouched memory and
+            // changes no contents. A refusal (no transparent huge pages) is harmless.
             unsafe {
                 libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
             }
         }
     }
-    v.resize(n, CodeTile::default());
-    v
+    // SAFETY: allocated by the global allocator with the layout of `n` CodeTiles, all zero
+    // bytes, which is a valid CodeTile (plain u32s).
+    unsafe { Vec::from_raw_parts(ptr, n, n) }
 }
 
 /// Varying series `first..end` of a kind (relative to it), at block positions from
