@@ -238,9 +238,10 @@ pub fn write_report(
     let s = input.scenario;
     let tables =
         Tables { scenario: s, model: input.model, agg: input.agg, central: input.central, risk: s.settings.risk };
-    let mut files = report::table_files(&tables);
-    // Charts are drawn side by side: on `threads` workers, as the draws were.
-    files.extend(runner::pool(threads)?.install(|| charts.files(&tables, out))?);
+    // Tables and charts are made side by side: on `threads` workers, as the draws were.
+    let pool = runner::pool(threads)?;
+    let mut files = pool.install(|| report::table_files(&tables));
+    files.extend(pool.install(|| charts.files(&tables, out))?);
     let mut outputs: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     outputs.push("run.json".into());
     let info = RunInfo {

@@ -8,6 +8,7 @@ pub mod lang;
 pub mod plan_report;
 pub mod tables;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub use charts::{ChartInfo, ChartOptions, chart_files};
@@ -51,15 +52,24 @@ pub struct RunInfo {
 }
 
 /// The tables of a run as files.
-pub fn table_files(t: &Tables) -> Vec<OutFile> {
-    vec![
-        ("population.csv".into(), t.population().into_bytes()),
-        ("population_age.csv".into(), t.population_age().into_bytes()),
-        ("summary.csv".into(), t.summary().into_bytes()),
-        ("first_shortfall.csv".into(), t.first_shortfall().into_bytes()),
-        ("first_shortfall_cdf.csv".into(), t.first_shortfall_cdf().into_bytes()),
-        ("components.csv".into(), t.components().into_bytes()),
-    ]
+pub fn table_files<'a>(t: &Tables<'a>) -> Vec<OutFile> {
+    // Built side by side on the current rayon pool (the caller's `--threads`): each walks
+    // thousands of sketches' quantiles (15 → 10 ms at 10,000 draws on two cores).
+    let tables: [(&str, fn(&Tables<'a>) -> String); 6] = [
+        ("population.csv", Tables::population),
+        ("population_age.csv", Tables::population_age),
+        ("summary.csv", Tables::summary),
+        ("first_shortfall.csv", Tables::first_shortfall),
+        ("first_shortfall_cdf.csv", Tables::first_shortfall_cdf),
+        ("components.csv", Tables::components),
+    ];
+    // The two largest first, so that they start on different workers; then back in order.
+    let mut made: Vec<(usize, OutFile)> = [1, 2, 0, 3, 4, 5]
+        .into_par_iter()
+        .map(|i| (i, (tables[i].0.to_string(), (tables[i].1)(t).into_bytes())))
+        .collect();
+    made.sort_by_key(|m| m.0);
+    made.into_iter().map(|m| m.1).collect()
 }
 
 /// run.json as bytes.
