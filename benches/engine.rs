@@ -11,6 +11,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 use capsim::{engine, runner, scenario, stats};
 
+/// The binary's allocator (`src/main.rs`), so the whole-run figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn scenario_path() -> PathBuf {
     std::env::var_os("CAPSIM_BENCH_SCENARIO").map(PathBuf::from).unwrap_or_else(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
