@@ -15,8 +15,8 @@ use crate::{Error, Result};
 /// histogram is visited once a block, which costs a few cache misses whatever the block's size:
 /// a run of blocks of 1,024 draws takes 7 % less CPU time than one of 512 (2,048: another 3 %;
 /// 256 → 512 saved 7 %, 128 cost 30 % more than 256), for a block buffer of 35 MB per worker in
-/// the Shanghai scenario (20 MB more than 512 draws'). A run too small to give every worker such
-/// blocks takes smaller ones, so all workers share it.
+/// the Shanghai scenario (20 MB more than 512 draws'). A run's blocks are all about the same
+/// size, as many as a multiple of the workers, so that the workers finish together.
 pub const BLOCK: u64 = 1024;
 
 /// The central variant (MODEL §2): every input at its central value and every shock zero.
