@@ -25,6 +25,7 @@
 //!    fixable year exceed the risk.
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -162,12 +163,12 @@ pub fn plan(s: &Scenario, model: &Model, set: &PlanSettings) -> Result<Plan> {
             MAX_STORE_BYTES / bytes_per_draw.max(1)
         )));
     }
-    let need = bytes_per_draw.saturating_mul(set.draws).saturating_mul(2);
+    let need = bytes_per_draw.saturating_mul(set.draws);
     if let Some(have) = crate::runner::available_memory()
         && need > have
     {
         return Err(Error::Input(format!(
-            "this plan needs about {} MB of memory (twice {bytes_per_draw} bytes a draw while the draws are gathered) \
+            "this plan needs about {} MB of memory ({bytes_per_draw} bytes a draw) \
              but {} MB are available; use fewer --draws",
             need >> 20,
             have >> 20
@@ -190,42 +191,59 @@ fn collect(model: &Model, set: &PlanSettings, first_row: usize, rows: usize) -> 
     const CHUNK: usize = 256;
     let pool = crate::runner::pool(set.threads)?;
     let failed = AtomicU64::new(u64::MAX);
-    let chunks: Vec<(Vec<f64>, Vec<f64>, Vec<u64>)> = pool.install(|| {
-        (0..n.div_ceil(CHUNK))
-            .into_par_iter()
-            .map_init(
-                || (model.workspace(), model.central_values(), vec![0.0; model.shock_len()]),
-                |(ws, values, shocks), c| {
-                    let lo = c * CHUNK;
-                    let len = CHUNK.min(n - lo);
-                    let mut dem = vec![0.0; nt * nr * rows * len];
-                    let mut cap = vec![0.0; nt * nr * rows * len];
-                    let mut short = vec![0u64; nt * nr * all_rows];
-                    for lane in 0..len {
-                        let draw = (lo + lane) as u64;
-                        engine::sample_draw(model, set.seed, draw, values, shocks);
-                        if engine::simulate_draw(model, values, shocks, ws).is_err() {
-                            failed.fetch_min(draw, Ordering::Relaxed);
-                            continue;
-                        }
-                        for tr in 0..nt * nr {
-                            let (t, r) = (tr / nr, tr % nr);
-                            let off = (t * nr + r) * all_rows;
-                            for row in 0..all_rows {
-                                let (d, k) = (ws.out.demand[off + row], ws.out.capacity[off + row]);
-                                short[tr * all_rows + row] += u64::from(d > k);
-                                if row >= first_row {
-                                    let i = (tr * rows + row - first_row) * len + lane;
-                                    dem[i] = d;
-                                    cap[i] = k;
-                                }
+    // Each worker projects a chunk of draws into its own buffers and copies them into the
+    // store under a lock: the store is the only copy of the draws (gathering every chunk
+    // first, then the store, held them twice).
+    let store = Mutex::new(Store {
+        draws: n,
+        first_row,
+        rows,
+        demand: vec![0.0; nt * nr * rows * n],
+        capacity: vec![0.0; nt * nr * rows * n],
+        short: vec![0; nt * nr * all_rows],
+    });
+    pool.install(|| {
+        (0..n.div_ceil(CHUNK)).into_par_iter().for_each_init(
+            || {
+                let chunk = (vec![0.0; nt * nr * rows * CHUNK], vec![0.0; nt * nr * rows * CHUNK]);
+                (model.workspace(), model.central_values(), vec![0.0; model.shock_len()], chunk)
+            },
+            |(ws, values, shocks, (dem, cap)), c| {
+                let lo = c * CHUNK;
+                let len = CHUNK.min(n - lo);
+                let mut short = vec![0u64; nt * nr * all_rows];
+                for lane in 0..len {
+                    let draw = (lo + lane) as u64;
+                    engine::sample_draw(model, set.seed, draw, values, shocks);
+                    if engine::simulate_draw(model, values, shocks, ws).is_err() {
+                        failed.fetch_min(draw, Ordering::Relaxed);
+                        continue;
+                    }
+                    for tr in 0..nt * nr {
+                        let (t, r) = (tr / nr, tr % nr);
+                        let off = (t * nr + r) * all_rows;
+                        for row in 0..all_rows {
+                            let (d, k) = (ws.out.demand[off + row], ws.out.capacity[off + row]);
+                            short[tr * all_rows + row] += u64::from(d > k);
+                            if row >= first_row {
+                                let i = (tr * rows + row - first_row) * len + lane;
+                                dem[i] = d;
+                                cap[i] = k;
                             }
                         }
                     }
-                    (dem, cap, short)
-                },
-            )
-            .collect()
+                }
+                let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                for tr_row in 0..nt * nr * rows {
+                    let (src, dst) = (tr_row * len, tr_row * n + lo);
+                    store.demand[dst..dst + len].copy_from_slice(&dem[src..src + len]);
+                    store.capacity[dst..dst + len].copy_from_slice(&cap[src..src + len]);
+                }
+                for (x, y) in store.short.iter_mut().zip(&short) {
+                    *x += y;
+                }
+            },
+        );
     });
     let bad = failed.load(Ordering::Relaxed);
     if bad != u64::MAX {
@@ -233,26 +251,7 @@ fn collect(model: &Model, set: &PlanSettings, first_row: usize, rows: usize) -> 
             "draw {bad} produced a non-finite number; run `capsim run` with the same seed to see which input"
         )));
     }
-    let mut store = Store {
-        draws: n,
-        first_row,
-        rows,
-        demand: vec![0.0; nt * nr * rows * n],
-        capacity: vec![0.0; nt * nr * rows * n],
-        short: vec![0; nt * nr * all_rows],
-    };
-    for (c, (dem, cap, short)) in chunks.into_iter().enumerate() {
-        let lo = c * CHUNK;
-        let len = CHUNK.min(n - lo);
-        for tr_row in 0..nt * nr * rows {
-            let (src, dst) = (tr_row * len, tr_row * n + lo);
-            store.demand[dst..dst + len].copy_from_slice(&dem[src..src + len]);
-            store.capacity[dst..dst + len].copy_from_slice(&cap[src..src + len]);
-        }
-        for (x, y) in store.short.iter_mut().zip(&short) {
-            *x += y;
-        }
-    }
+    let store = store.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(store)
 }
 

@@ -15,8 +15,8 @@ use crate::{Error, Result};
 /// histogram is visited once a block, which costs a few cache misses whatever the block's size:
 /// a run of blocks of 1,024 draws takes 7 % less CPU time than one of 512 (2,048: another 3 %;
 /// 256 → 512 saved 7 %, 128 cost 30 % more than 256), for a block buffer of 35 MB per worker in
-/// the Shanghai scenario (20 MB more than 512 draws'). A run's blocks are all about the same
-/// size, as many as a multiple of the workers, so that the workers finish together.
+/// the Shanghai scenario (20 MB more than 512 draws'). A run's blocks are about equal, their
+/// count a multiple of the workers where the draws allow (`block_unit`).
 pub const BLOCK: u64 = 1024;
 
 /// The central variant (MODEL §2): every input at its central value and every shock zero.
@@ -78,11 +78,7 @@ fn run_with(
     let first_error: Mutex<Option<(u64, NonFinite)>> = Mutex::new(None);
     let agg = SharedAggregate::with_layout(model, layout.clone());
     let broken = AtomicBool::new(false);
-    // Blocks of at most BLOCK draws, as many as a multiple of the workers, so that equal
-    // workers finish together (9 blocks of 1,024 and one of 784 kept one worker 240 draws
-    // longer than the other at 10,000 draws).
-    let draws = range.end.saturating_sub(range.start);
-    let unit = draws.div_ceil(draws.div_ceil(BLOCK).next_multiple_of(workers as u64).max(1)).max(1);
+    let unit = block_unit(range.end.saturating_sub(range.start), workers);
     pool.scope(|scope| {
         for worker in 0..workers {
             let (agg, next, done, failed, first_error) = (&agg, &next, &done, &failed, &first_error);
@@ -138,6 +134,15 @@ fn run_with(
         ));
     }
     Ok(agg.into_aggregate())
+}
+
+/// The draws in each block of a run of `draws` on `workers`: at most [`BLOCK`], and about
+/// equal blocks whose count is a multiple of the workers where the draws allow, so that equal
+/// workers finish together (9 blocks of 1,024 and one of 784 kept one worker 240 draws longer
+/// than the other at 10,000 draws; now 10 blocks of 1,000). The last block may be smaller.
+fn block_unit(draws: u64, workers: usize) -> u64 {
+    let blocks = draws.div_ceil(BLOCK).next_multiple_of(workers.max(1) as u64).max(1);
+    draws.div_ceil(blocks).max(1)
 }
 
 /// Bytes a run needs beyond the scenario itself: one block buffer per worker and the shared
@@ -201,6 +206,26 @@ pub fn available_memory() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_are_at_most_block_draws_and_shared_evenly() {
+        for draws in [0, 1, 5, 1023, 1024, 1025, 10_000, 4_192_257, 1_000_000_000, u64::MAX / 2] {
+            for workers in [1, 2, 3, 7, 64, 1 << 20] {
+                let unit = block_unit(draws, workers);
+                assert!((1..=BLOCK).contains(&unit), "{draws} draws, {workers} workers: {unit}");
+                let blocks = draws.div_ceil(unit);
+                // Never more blocks than needed to keep each within BLOCK and give every
+                // worker the same count.
+                assert!(blocks <= draws.div_ceil(BLOCK).next_multiple_of(workers as u64), "{draws}, {workers}");
+            }
+        }
+        // Equal workers get equal work when the draws divide evenly.
+        assert_eq!(block_unit(10_000, 2), 1_000);
+        assert_eq!(block_unit(10_000, 1), 1_000);
+        assert_eq!(block_unit(1_000_000, 2), 1_023);
+        assert_eq!(block_unit(100, 2), 50);
+        assert_eq!(block_unit(5, 4), 2);
+    }
 
     #[test]
     fn a_run_whose_fixed_series_change_fails_and_returns_nothing() {

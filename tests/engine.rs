@@ -797,3 +797,20 @@ childcare_points = { base = 5, projects = { late = { amount = 2, year = 2035, de
     assert!(varied[at(north, res("centre_staff"), 3)]);
     assert!(varied[demand.len() + at(north, res("emergency_stations"), open)]);
 }
+
+/// The shared aggregate is built in its layout's order straight from the model's shape, and
+/// put back in series order at the end: empty, it is the plain empty aggregate (every sketch
+/// at its series, with its resolution), which fits the model.
+#[test]
+fn an_empty_shared_aggregate_is_the_empty_aggregate() {
+    for name in ["shanghai-new-towns.toml", "example.toml"] {
+        let s = capsim::scenario::load(&crate::util::scenario(name), &[]).unwrap();
+        let m = engine::compile(&s);
+        let empty = capsim::stats::Aggregate::new(&m);
+        assert!(empty.fits(&m), "{name}");
+        assert!(capsim::stats::SharedAggregate::new(&m).into_aggregate() == empty, "{name}");
+        // Resolutions differ by series (whole-number resources keep finer buckets), so a
+        // sketch put back at another series' place would show.
+        assert!(empty.demand.iter().any(|a| a.bits != empty.population[0].bits), "{name}");
+    }
+}

@@ -303,3 +303,19 @@ fn realised_migration_equals_intended_when_no_floor_binds() {
         assert!((out.migration[step] - intended).abs() < 1e-6, "step {step}: {} vs {intended}", out.migration[step]);
     }
 }
+
+/// Runs long enough for several blocks per worker (the proptest above stays within one): the
+/// block size depends on the draws and the workers, the result on neither.
+#[test]
+fn runs_of_many_blocks_do_not_depend_on_threads_or_splits() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/shanghai-new-towns.toml");
+    let m = engine::compile(&scenario::load(&path, &[]).unwrap());
+    let run = |range: std::ops::Range<u64>, threads| capsim::runner::run(&m, 7, range, threads, &|_| {}).unwrap();
+    let one = bytes(&run(0..2_600, 1));
+    for threads in [2, 3] {
+        assert!(bytes(&run(0..2_600, threads)) == one, "1 vs {threads} threads");
+    }
+    let mut parts = run(0..1_100, 2);
+    parts.merge(&run(1_100..2_600, 3));
+    assert!(bytes(&parts) == one, "split at 1,100");
+}

@@ -27,6 +27,24 @@ fn tables_are_identical_for_one_and_two_threads() {
     }
 }
 
+/// The tables are built side by side on the caller's pool: in their fixed order, and the same
+/// bytes however many workers build them.
+#[test]
+fn table_files_come_in_order_and_do_not_depend_on_the_pool() {
+    let s = capsim::scenario::load(&scenario("example.toml"), &[]).unwrap();
+    let model = capsim::engine::compile(&s);
+    let central = capsim::runner::central(&model).unwrap();
+    let agg = capsim::runner::run(&model, 7, 0..300, 1, &|_| {}).unwrap();
+    let tables = capsim::report::Tables { scenario: &s, model: &model, agg: &agg, central: &central, risk: 0.2 };
+    let one = capsim::runner::pool(1).unwrap().install(|| capsim::report::table_files(&tables));
+    let names: Vec<&str> = one.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(names, TABLES);
+    for threads in [2, 3, 6] {
+        let many = capsim::runner::pool(threads).unwrap().install(|| capsim::report::table_files(&tables));
+        assert!(many == one, "{threads} workers");
+    }
+}
+
 #[test]
 fn seeds_change_the_draws() {
     let w = Workdir::new();

@@ -1,7 +1,7 @@
 //! `partial.capsim` from arbitrary bytes: `partial::decode_meta` (the header `capsim merge`
 //! reads first) and `partial::decode` must refuse or accept any input without panicking, and
 //! whatever they accept must go through the rest of `capsim merge` without panicking:
-//! `check_parts`, `partial::fits` against the scenario the shards ran
+//! `check_parts`, `Aggregate::fits` against the scenario the shards ran
 //! (`fuzz/seeds/tiny.toml`, whose partial results are small enough to fuzz quickly), merging
 //! (two parts, as two shards), and every table.
 //!
@@ -51,7 +51,7 @@ fn exercise(bytes: &[u8]) {
 
     let e = shards();
     // The check `capsim merge` makes before merging.
-    if !partial::fits(&agg, &e.model) {
+    if !agg.fits(&e.model) {
         return;
     }
     let mut total = Aggregate::new(&e.model);

@@ -22,6 +22,10 @@ pub struct Args {
     /// Overwrite an existing directory that capsim did not write.
     #[arg(long)]
     pub force: bool,
+    /// Worker threads for the tables and charts (default: all cores). Results do not depend
+    /// on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     #[command(flatten)]
     pub charts: super::ChartArgs,
 }
@@ -95,7 +99,7 @@ pub fn run(args: &Args, out: &Out) -> crate::Result<()> {
         &ReportInput { scenario: &s, scenario_path: &scenario_path, model: &model, agg: &agg, central: &central },
         &dir,
         args.force,
-        1,
+        if args.threads == 0 { rayon::current_num_threads() } else { args.threads },
         wall,
         &args.charts,
         out,

@@ -937,9 +937,9 @@ fn huge_vec(n: usize) -> Vec<CodeTile> {
         return Vec::new();
     }
     let layout = std::alloc::Layout::array::<CodeTile>(n).expect("a block buffer's size overflows");
-    // Zeroed by the allocator: memory fresh from the system is zero already and is not written
-    // here, so the huge-page advice below still finds it untouched (`resize` would write all
-    // of it first: 4 ms a worker).
+    // Zeroed by the allocator, which need not write memory fresh from the system (zero
+    // already), so the huge-page advice below usually finds it untouched; `resize` wrote all
+    // of it first (4 ms a worker). Memory the allocator reuses is zeroed as before.
     // SAFETY: `layout` has a non-zero size (n > 0, CodeTile is 64 bytes).
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<CodeTile>();
     if ptr.is_null() {
