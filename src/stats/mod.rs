@@ -407,9 +407,7 @@ impl SharedAggregate {
         let bits: Vec<u8> = bits.into_iter().flatten().collect();
         // Each sketch made where it stays (an aggregate's worth of them is megabytes: moving
         // them about costs page faults).
-        let parts = (layout.order.chunks(PART).enumerate())
-            .map(|(i, order)| (i * PART, Mutex::new(order.iter().map(|&g| Sketch::new(bits[g as usize])).collect())))
-            .collect();
+        let parts = in_parts(&layout.order, |g| Sketch::new(bits[g]));
         let (shortfall, first) = count_lens(model);
         SharedAggregate { layout, parts, counts: Mutex::new((0, vec![0; shortfall], vec![0; first])) }
     }
@@ -424,11 +422,7 @@ impl SharedAggregate {
         }
         // Into position order: series `layout.order[p]` at `p` (a permutation, so each is
         // taken once; what is left behind is an empty sketch, which allocates nothing).
-        let parts = (layout.order.chunks(PART).enumerate())
-            .map(|(i, order)| {
-                (i * PART, Mutex::new(order.iter().map(|&g| std::mem::take(&mut flat[g as usize])).collect()))
-            })
-            .collect();
+        let parts = in_parts(&layout.order, |g| std::mem::take(&mut flat[g]));
         SharedAggregate { layout, parts, counts }
     }
 
@@ -509,6 +503,14 @@ impl SharedAggregate {
         let [population, groups, births, deaths, migration, demand, capacity, gap] = kinds;
         Aggregate { draws, population, groups, births, deaths, migration, demand, capacity, gap, shortfall, first }
     }
+}
+
+/// The parts of a [`SharedAggregate`] whose positions hold the series `order` (series order
+/// indices), each series' sketch given by `sketch`.
+fn in_parts(order: &[u32], mut sketch: impl FnMut(usize) -> Sketch) -> Vec<(usize, Mutex<Vec<Sketch>>)> {
+    (order.chunks(PART).enumerate())
+        .map(|(i, order)| (i * PART, Mutex::new(order.iter().map(|&g| sketch(g as usize)).collect())))
+        .collect()
 }
 
 /// Series per tile of a [`Block`]: one cache line of 32-bit codes.
