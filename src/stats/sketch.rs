@@ -121,6 +121,41 @@ impl Hist {
         }
     }
 
+    /// [`Sketch::walk`] over this histogram: its non-empty buckets in increasing key order (in
+    /// decreasing order if `down`), each count added to `seen` and then `settle(key, seen)`
+    /// called, which gives the rank needed next, or `None` once every level is settled: the
+    /// walk then stops and returns false. With `pass_pages`, a page whose total leaves `seen`
+    /// below `need` is passed over whole.
+    fn walk_ranks(
+        &self,
+        down: bool,
+        pass_pages: bool,
+        seen: &mut u64,
+        need: &mut u64,
+        settle: &mut dyn FnMut(u64, u64) -> Option<u64>,
+    ) -> bool {
+        let mut pages = self.page_list();
+        while let Some((pi, base)) = if down { pages.next_back() } else { pages.next() } {
+            let total = self.page_total(pi);
+            if pass_pages && *seen + total < *need {
+                *seen += total;
+                continue;
+            }
+            for i in 0..PAGE {
+                let k = if down { PAGE - 1 - i } else { i };
+                let c = self.count_at(pi, k);
+                if c > 0 {
+                    *seen += c;
+                    match settle(base + k as u64, *seen) {
+                        Some(r) => *need = r,
+                        None => return false,
+                    }
+                }
+            }
+        }
+        true
+    }
+
     /// Memory held, in bytes.
     pub fn bytes(&self) -> usize {
         self.table.capacity() * 4
@@ -709,63 +744,38 @@ impl Sketch {
             let v = if negative { -mid } else { mid };
             v.max(self.min).min(self.max)
         };
-        // Walks the buckets from the lowest value up; each level takes the first bucket at
-        // which the running count reaches its rank.
-        let mut next = 0;
-        let mut seen = 0u64;
-        // Settles the levels whose rank `seen` reaches; the rank still to reach, if any.
-        let mut settle = |seen: u64, value: &dyn Fn() -> f64, out: &mut [f64]| {
-            while next < order.len() && ranks[order[next]] <= seen {
-                out[order[next]] = value();
-                next += 1;
-            }
-            order.get(next).map(|&i| ranks[i])
-        };
         // `levels` is not empty here (`count > 0` and `order` is as long as `levels`), or
         // nothing is left to settle.
         let Some(mut need) = order.first().map(|&i| ranks[i]) else { return out };
-        // Negative values from the most negative (largest magnitude) upwards. A page whose
-        // count does not reach the rank needed is passed over whole (most are).
-        for (pi, base) in self.neg.page_list().rev() {
-            let total = self.neg.page_total(pi);
-            if pass_pages && seen + total < need {
-                seen += total;
-                continue;
-            }
-            for k in (0..PAGE).rev() {
-                let c = self.neg.count_at(pi, k);
-                if c > 0 {
-                    seen += c;
-                    match settle(seen, &|| rep(base + k as u64, true), &mut out) {
-                        Some(r) => need = r,
-                        None => return out,
-                    }
+        // Walks the buckets from the lowest value up; each level takes the first bucket at
+        // which the running count reaches its rank.
+        'walk: {
+            let mut next = 0;
+            let mut seen = 0u64;
+            // Settles the levels whose rank `seen` reaches; the rank still to reach, if any.
+            let mut settle = |seen: u64, value: &dyn Fn() -> f64| {
+                while next < order.len() && ranks[order[next]] <= seen {
+                    out[order[next]] = value();
+                    next += 1;
                 }
+                order.get(next).map(|&i| ranks[i])
+            };
+            // Negative values from the most negative (largest magnitude) upwards.
+            let neg = &mut |key: u64, seen: u64| settle(seen, &|| rep(key, true));
+            if !self.neg.walk_ranks(true, pass_pages, &mut seen, &mut need, neg) {
+                break 'walk;
             }
-        }
-        seen += self.zeros;
-        match settle(seen, &|| 0.0f64.max(self.min).min(self.max), &mut out) {
-            Some(r) => need = r,
-            None => return out,
-        }
-        for (pi, base) in self.pos.page_list() {
-            let total = self.pos.page_total(pi);
-            if pass_pages && seen + total < need {
-                seen += total;
-                continue;
+            seen += self.zeros;
+            match settle(seen, &|| 0.0f64.max(self.min).min(self.max)) {
+                Some(r) => need = r,
+                None => break 'walk,
             }
-            for k in 0..PAGE {
-                let c = self.pos.count_at(pi, k);
-                if c > 0 {
-                    seen += c;
-                    match settle(seen, &|| rep(base + k as u64, false), &mut out) {
-                        Some(r) => need = r,
-                        None => return out,
-                    }
-                }
+            let pos = &mut |key: u64, seen: u64| settle(seen, &|| rep(key, false));
+            if !self.pos.walk_ranks(false, pass_pages, &mut seen, &mut need, pos) {
+                break 'walk;
             }
+            settle(u64::MAX, &|| self.max);
         }
-        settle(u64::MAX, &|| self.max, &mut out);
         out
     }
 
