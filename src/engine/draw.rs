@@ -45,7 +45,9 @@ fn simulate_draw_body(model: &Model, values: &[f64], shocks: &[f64], ws: &mut Wo
     let v = |s: Slot| values[s as usize];
 
     // Schedules with a random parameter are recomputed; the others were computed once.
-    draw_schedules(model, values, ws, true);
+    if let Err(town) = draw_schedules(model, values, ws, true) {
+        return Err(profile_non_finite(model, values, town));
+    }
     for (i, t) in model.towns.iter().enumerate() {
         let scale = t.total.map_or(1.0, v);
         for sex in 0..2 {
@@ -312,8 +314,16 @@ fn demand(model: &Model, values: &[f64], ws: &mut Workspace) {
 }
 
 /// Computes the schedules of a draw: all of them (`only_random = false`, once per workspace) or
-/// only those with a random parameter (every draw).
-pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, only_random: bool) {
+/// only those with a random parameter (every draw). Fails with the index of the first town
+/// whose Rogers–Castro migrant profile does not sum to a positive finite number at `values`
+/// (its profile is then all zero; validation rules this out at the central values only).
+pub(crate) fn draw_schedules(
+    model: &Model,
+    values: &[f64],
+    ws: &mut Workspace,
+    only_random: bool,
+) -> Result<(), usize> {
+    let mut failed = None;
     let v = |s: Slot| values[s as usize];
     for (j, m) in model.mortality.iter().enumerate() {
         if only_random && !m.random {
@@ -358,7 +368,10 @@ pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, 
                     lambda2: v(p[5]),
                     c0: v(p[6]),
                 })
-                .unwrap_or([0.0; AGES]),
+                .unwrap_or_else(|| {
+                    failed.get_or_insert(i);
+                    [0.0; AGES]
+                }),
                 ProfileModel::Table(h) => **h,
             };
             let fs = v(t.female_share);
@@ -368,12 +381,15 @@ pub(crate) fn draw_schedules(model: &Model, values: &[f64], ws: &mut Workspace, 
             }
         }
     }
+    failed.map_or(Ok(()), Err)
 }
 
 /// Every schedule and capacity at `values` (once per workspace; a draw recomputes only those
 /// with a random input, and leaves the others as they are in `ws.out`).
 pub(crate) fn fixed_schedules(model: &Model, values: &[f64], ws: &mut Workspace) {
-    draw_schedules(model, values, ws, false);
+    // At the central values, which validation has checked give every profile a positive
+    // finite sum; a random profile is recomputed (and checked) in every draw anyway.
+    let _ = draw_schedules(model, values, ws, false);
     capacity(model, values, &mut ws.out, false);
 }
 
@@ -535,18 +551,37 @@ fn check_finite(model: &Model, values: &[f64], out: &DrawOutput) -> Result<(), N
     Err(locate_non_finite(model, values, out))
 }
 
+/// The paths of `slots` with their values in this draw (repeats next to each other once).
+fn named(model: &Model, values: &[f64], slots: &[Slot]) -> Vec<(String, f64)> {
+    let mut v: Vec<(String, f64)> =
+        slots.iter().map(|s| (model.slot_paths[*s as usize].clone(), values[*s as usize])).collect();
+    v.dedup();
+    v
+}
+
+/// The Rogers–Castro migrant profile of town `town` overflowed or did not sum to a positive
+/// number in this draw: its migrants cannot be placed by age (off the hot path).
+#[cold]
+#[inline(never)]
+fn profile_non_finite(model: &Model, values: &[f64], town: usize) -> NonFinite {
+    let t = &model.towns[town];
+    let slots = match &t.profile {
+        ProfileModel::RogersCastro(p) => p.to_vec(),
+        ProfileModel::Table(_) => Vec::new(),
+    };
+    NonFinite {
+        what: format!("the migrant age profile (Rogers–Castro schedule) of town {}", t.id),
+        inputs: named(model, values, &slots),
+    }
+}
+
 /// Which result went out of range, and the inputs that feed it (off the hot path).
 #[cold]
 #[inline(never)]
 fn locate_non_finite(model: &Model, values: &[f64], out: &DrawOutput) -> NonFinite {
     let rows = model.rows;
     let nr = model.resources.len();
-    let named = |slots: &[Slot]| -> Vec<(String, f64)> {
-        let mut v: Vec<(String, f64)> =
-            slots.iter().map(|s| (model.slot_paths[*s as usize].clone(), values[*s as usize])).collect();
-        v.dedup();
-        v
-    };
+    let named = |slots: &[Slot]| named(model, values, slots);
     // The inputs behind a town's population in a row (and its births and migrants).
     let population_slots = |t: &TownModel, row: usize| -> Vec<Slot> {
         let mut slots = vec![t.tfr0, t.tfr_star, t.srb, t.sigma_m, t.female_share, model.delta];

@@ -423,9 +423,17 @@ impl Resource {
         self.town_rules.iter().find(|(t, _)| t == town).map_or(&self.rule, |(_, r)| r)
     }
 
-    /// Whether demand is a whole number in every draw.
+    /// Whether demand is a whole number in every draw: rounded up, or every rule in force (the
+    /// resource's and each town's override) gives whole numbers — streets and a rounded-up
+    /// share of them always, a fixed minimum only when its value is fixed and whole (a random
+    /// or fractional one is reported as the number it is, not rounded).
     pub fn is_integral(&self) -> bool {
-        self.ceil || matches!(self.rule, Rule::AdminUnits { .. } | Rule::CoverageShare { .. } | Rule::FixedMin { .. })
+        let whole = |rule: &Rule| match rule {
+            Rule::AdminUnits { .. } | Rule::CoverageShare { .. } => true,
+            Rule::FixedMin { value, .. } => !value.is_random() && value.central().fract() == 0.0,
+            Rule::PerCapita { .. } | Rule::Derived { .. } => false,
+        };
+        self.ceil || (whole(&self.rule) && self.town_rules.iter().all(|(_, r)| whole(r)))
     }
 }
 
