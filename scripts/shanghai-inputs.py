@@ -125,7 +125,8 @@ GROUPS = [(0, 2), (3, 9), (10, 14), (15, 19), (20, 29), (30, 39), (40, 49), (50,
 # The cohorts aged 80+ in 2020 lived their old age under higher mortality than 2020's, so the
 # split of the 80+ uses a life table with e0 about 4.5 years lower than the scenario's (F 82, M 77).
 # With 2020's own schedule the stationary population would put 2.8 % of the 80+ at 100+ (≈23,000
-# people city-wide, several times the few thousand centenarians Shanghai reports); with this one
+# people city-wide, several times the few thousand centenarians Shanghai reports — memory, not in
+# DATA.md); with this one
 # 0.6 % (≈5,000). An assumption: the census single-year table is a GAP (DATA.md §3a).
 COHORT_E0 = {"female": 82.0, "male": 77.0}
 
