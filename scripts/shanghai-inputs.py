@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Derivations behind scenarios/shanghai-new-towns.toml, kept so that every derived number in the
-scenario can be recomputed: the age structures (DATA.md §3a, §1a, §3d) and the checks of the
-Gompertz–Makeham and Rogers–Castro choices. Standard library only.
+scenario can be recomputed: the age structures (DATA.md §3a, §1a, §3d), the checks of the
+Gompertz–Makeham and Rogers–Castro choices, and the district-trend shares quoted for the policy
+share A (DATA.md §1a, §0a). Standard library only.
 
     python3 scripts/shanghai-inputs.py            # the [age_structures.*] shares and schedule checks
     python3 scripts/shanghai-inputs.py capacity   # the arithmetic of the [capacity.*] base estimates
@@ -50,6 +51,52 @@ def schedules():
     return {s: gompertz_makeham(a, calibrate_b(a, c, M0, e0), c, M0) for s, (a, c, e0) in SEXES.items()}
 
 
+# --- Migrant age profile (MODEL §3): the same formula as rogers_castro in src/scenario/schedule.rs ---
+
+# The scenario's [demography.migration.profile].
+ROGERS_CASTRO = {"a1": 0.012, "alpha1": 0.1, "a2": 0.07, "alpha2": 0.11, "mu2": 24, "lambda2": 0.35, "c0": 0.0005}
+
+
+def check_profile():
+    """Fails if ROGERS_CASTRO no longer matches the scenario's [demography.migration.profile]
+    (tomllib needs Python 3.11; older versions skip the check)."""
+    try:
+        import tomllib
+    except ImportError:
+        return
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "shanghai-new-towns.toml"
+    profile = tomllib.loads(path.read_text(encoding="utf-8"))["demography"]["migration"]["profile"]
+    written = {k: profile[k] for k in ROGERS_CASTRO}
+    assert written == ROGERS_CASTRO, f"{path.name} has profile {written}, this script {ROGERS_CASTRO}"
+
+
+def rogers_castro(a1, alpha1, a2, alpha2, mu2, lambda2, c0):
+    """M(x) = a1·e^{−α1·x} + a2·exp(−α2(x−μ2) − e^{−λ2(x−μ2)}) + c0 at whole ages 0 … 100,
+    normalised to sum 1."""
+    h = [a1 * math.exp(-alpha1 * x) + a2 * math.exp(-alpha2 * (x - mu2) - math.exp(-lambda2 * (x - mu2))) + c0
+         for x in range(OMEGA + 1)]
+    total = sum(h)
+    return [v / total for v in h]
+
+
+# --- Trend shares of the planned growth (the comment on A in [towns]) ---------------------------
+# A town's migration toward K = P0 + A·(K* − P0) scales its whole planned growth by A, so a
+# continued district trend corresponds to A = (trend growth to year T) / (planned growth to T).
+# District growth 2010–20 (compound annual rate, DATA.md §1a, rounded as there); the central 2020
+# population (§0b); the planned population in 2025 (waypoint) and 2035 (target), §0a.
+TRENDS = {
+    "songjiang": (0.0190, 780_000, {2025: 950_000, 2035: 1_100_000}),
+    "qingpu": (0.0164, 450_000, {2025: 550_000, 2035: 650_000}),
+    "jiading": (0.0223, 600_000, {2025: 700_000, 2035: 1_000_000}),
+}
+
+
+def trend_shares():
+    return {town: {year: p0 * ((1 + g) ** (year - 2020) - 1) / (plan - p0) for year, plan in path.items()}
+            for town, (g, p0, path) in TRENDS.items()}
+
+
 # --- Age structures ----------------------------------------------------------------------------
 
 # Shanghai, 2020 census (常住, DATA.md §3a).
@@ -78,7 +125,8 @@ GROUPS = [(0, 2), (3, 9), (10, 14), (15, 19), (20, 29), (30, 39), (40, 49), (50,
 # The cohorts aged 80+ in 2020 lived their old age under higher mortality than 2020's, so the
 # split of the 80+ uses a life table with e0 about 4.5 years lower than the scenario's (F 82, M 77).
 # With 2020's own schedule the stationary population would put 2.8 % of the 80+ at 100+ (≈23,000
-# people city-wide, several times the few thousand centenarians Shanghai reports); with this one
+# people city-wide, several times the few thousand centenarians Shanghai reports — memory, not in
+# DATA.md); with this one
 # 0.6 % (≈5,000). An assumption: the census single-year table is a GAP (DATA.md §3a).
 COHORT_E0 = {"female": 82.0, "male": 77.0}
 
@@ -147,6 +195,15 @@ def main():
         m = sch[s]
         print(f"{s}: m(1) {m[1]:.5f}  m(40) {m[40]:.5f}  m(60) {m[60]:.5f}  m(70) {m[70]:.5f}  "
               f"m(80) {m[80]:.4f}  m(90) {m[90]:.4f}  e0 {sum(life_table_L(m)):.3f}")
+    check_profile()
+    rc = rogers_castro(**ROGERS_CASTRO)
+    band = lambda lo, hi: 100 * sum(rc[lo:hi + 1])
+    print(f"migrants (Rogers–Castro): 0-14 {band(0, 14):.1f} %  15-19 {band(15, 19):.1f} %  "
+          f"20-39 {band(20, 39):.1f} %  40-59 {band(40, 59):.1f} %  60+ {band(60, 100):.1f} %  "
+          f"peak at age {max(range(OMEGA + 1), key=lambda x: rc[x])}")
+    for town, by_year in trend_shares().items():
+        print(f"{town}: 2010-20 district trend continued = A of "
+              + ", ".join(f"{a:.2f} (to {y})" for y, a in by_year.items()))
 
 
 
