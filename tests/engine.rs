@@ -292,6 +292,10 @@ fn ceiling_tolerance_and_delay_rounding() {
     assert_eq!(opening_row(5, 0.0), 5);
     assert_eq!(opening_row(5, 0.49), 5);
     assert_eq!(opening_row(5, 0.5), 6, "half up");
+    assert_eq!(opening_row(5, 0.499_999_999_999_999_94), 5, "the largest double below ½ rounds down");
+    assert_eq!(opening_row(5, 2.5), 8);
+    assert_eq!(opening_row(5, -0.5), 5);
+    assert_eq!(opening_row(5, f64::INFINITY), 1_000_005, "capped");
     assert_eq!(opening_row(5, 1.5), 7);
     assert_eq!(opening_row(5, -3.0), 5, "floored at 0");
 }

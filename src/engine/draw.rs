@@ -484,9 +484,10 @@ fn ceil(x: f64) -> f64 {
 }
 
 /// The opening row of a project in this draw: planned row + delay rounded half up, floored at
-/// 0 (MODEL §5, §8.5).
+/// 0 (MODEL §5, §8.5). `round` rather than `⌊delay + ½⌋`, whose addition rounds the largest
+/// double below ½ up to 1.
 pub fn opening_row(planned_row: i64, delay: f64) -> i64 {
-    let d = libm::floor(delay + 0.5).max(0.0);
+    let d = libm::round(delay).max(0.0);
     planned_row.saturating_add(d.min(1e6) as i64)
 }
 
