@@ -847,35 +847,6 @@ fn a_fixed_minimum_is_whole_only_when_its_value_is_a_fixed_whole_number() {
     assert!(!integral("2", "[resources.fm.towns.a]\nvalue = 0.5"));
 }
 
-/// The values of every series in draws `0..n`, computed draw by draw (gaps as the aggregation
-/// takes them: D − C where D > C, else 0), `[kind][series][draw]` for population, groups,
-/// births, deaths, migration, demand, capacity and gap.
-fn every_value(m: &Model, seed: u64, n: u64) -> Vec<Vec<Vec<f64>>> {
-    let mut values = m.central_values();
-    let mut shocks = vec![0.0; m.shock_len()];
-    let mut ws = m.workspace();
-    let mut all: Vec<Vec<Vec<f64>>> = Vec::new();
-    for d in 0..n {
-        engine::sample_draw(m, seed, d, &mut values, &mut shocks);
-        simulate_draw(m, &values, &shocks, &mut ws).unwrap();
-        let o = &ws.out;
-        let gap: Vec<f64> = o.demand.iter().zip(&o.capacity).map(|(d, c)| if d > c { d - c } else { 0.0 }).collect();
-        let kinds = [&o.population, &o.groups, &o.births, &o.deaths, &o.migration, &o.demand, &o.capacity, &gap];
-        if all.is_empty() {
-            all = kinds.iter().map(|k| vec![Vec::with_capacity(n as usize); k.len()]).collect();
-        }
-        for (series, k) in all.iter_mut().zip(kinds) {
-            for (s, v) in series.iter_mut().zip(k.iter()) {
-                s.push(*v);
-            }
-        }
-    }
-    all
-}
-
-/// A kind of series: its name, its sketches and the whole-number flag of each.
-type Kind<'a> = (&'a str, &'a Vec<capsim::stats::Sketch>, &'a dyn Fn(usize) -> bool);
-
 /// MODEL §6's accuracy contract, end to end: every quantile the tables report (5, 10, 25, 50,
 /// 75, 90 and 95 %, with the whole-number flag the tables use for each series) is within 0.1 %
 /// of the exact one — the lowest value whose empirical CDF reaches the level — computed from
@@ -883,7 +854,6 @@ type Kind<'a> = (&'a str, &'a Vec<capsim::stats::Sketch>, &'a dyn Fn(usize) -> b
 /// random and fractional fixed minimums.
 #[test]
 fn every_reported_quantile_is_within_a_tenth_of_a_percent_of_the_exact_one() {
-    use capsim::report::tables::{P05, P10, P25, P50, P75, P90, P95};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut scenarios: Vec<Scenario> = std::fs::read_dir(&dir)
         .unwrap()
@@ -904,42 +874,11 @@ fn every_reported_quantile_is_within_a_tenth_of_a_percent_of_the_exact_one() {
         res,
     )));
     assert!(scenarios.len() >= 5);
-    let levels = [P05, P10, P25, P50, P75, P90, P95];
     let (seed, n) = (11, 700);
     for s in &scenarios {
         let m = engine::compile(s);
         let agg = capsim::runner::run(&m, seed, 0..n, 2, &|_| {}).unwrap();
-        let exact = every_value(&m, seed, n);
-        let rows = m.rows;
-        let nr = m.resources.len();
-        // The whole-number flag the tables pass for series `i` of each kind.
-        let res_of = |i: usize| &m.resources[(i / rows) % nr];
-        let kinds: [Kind; 8] = [
-            ("population", &agg.population, &|_| false),
-            ("groups", &agg.groups, &|_| false),
-            ("births", &agg.births, &|_| false),
-            ("deaths", &agg.deaths, &|_| false),
-            ("migration", &agg.migration, &|_| false),
-            ("demand", &agg.demand, &|i| res_of(i).integral),
-            ("capacity", &agg.capacity, &|i| res_of(i).capacity_integral),
-            ("gap", &agg.gap, &|i| res_of(i).integral && res_of(i).capacity_integral),
-        ];
-        for ((kind, sketches, whole), values) in kinds.iter().zip(&exact) {
-            assert_eq!(sketches.len(), values.len(), "{}: {kind}", s.name.en);
-            for (i, (sk, v)) in sketches.iter().zip(values).enumerate() {
-                let mut sorted = v.clone();
-                sorted.sort_by(f64::total_cmp);
-                for level in levels {
-                    let want = sorted[(level.rank(n) - 1) as usize];
-                    let got = sk.quantile(level, whole(i));
-                    assert!(
-                        (got - want).abs() <= 1e-3 * want.abs(),
-                        "{}: {kind} series {i} at {level:?}: reported {got}, exact {want}",
-                        s.name.en
-                    );
-                }
-            }
-        }
+        crate::util::quantile_contract(&m, &agg, seed, n).unwrap_or_else(|e| panic!("{}: {e}", s.name.en));
     }
 }
 

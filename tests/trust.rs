@@ -956,8 +956,8 @@ use proptest::prelude::*;
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// validate → compile → central variant → run → every table: no panic, no error, and no
-    /// cell NaN or infinite.
+    /// validate → compile → central variant → run → every table: no panic, no error, every
+    /// reported quantile within 0.1 % of the exact one, and no cell NaN or infinite.
     #[test]
     fn random_valid_scenarios_never_panic_and_give_finite_tables(spec in random_scenarios::spec(), seed in any::<u64>()) {
         let text = random_scenarios::text(&spec);
@@ -967,6 +967,8 @@ proptest! {
         let central = capsim::runner::central(&model).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let agg = capsim::runner::run(&model, seed, 0..24, 1, &|_| {})
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        // MODEL §6's 0.1 % contract for every quantile the tables report.
+        crate::util::quantile_contract(&model, &agg, seed, 24).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let tables = capsim::report::Tables { scenario: &s, model: &model, agg: &agg, central: &central, risk: s.settings.risk };
         for (name, bytes) in capsim::report::table_files(&tables) {
             let csv = String::from_utf8(bytes).unwrap();

@@ -123,3 +123,78 @@ pub fn images_in_chromium(w: &Workdir, page: &str, test: &str) -> Option<(Vec<St
     let sizes = rest[..rest.find(']').expect("closing bracket")].split_whitespace().map(String::from).collect();
     Some((sizes, dom))
 }
+
+/// The values of every series in draws `0..n`, computed draw by draw (gaps as the aggregation
+/// takes them: D − C where D > C, else 0), `[kind][series][draw]` for population, groups,
+/// births, deaths, migration, demand, capacity and gap.
+fn every_value(m: &capsim::engine::Model, seed: u64, n: u64) -> Vec<Vec<Vec<f64>>> {
+    let mut values = m.central_values();
+    let mut shocks = vec![0.0; m.shock_len()];
+    let mut ws = m.workspace();
+    let mut all: Vec<Vec<Vec<f64>>> = Vec::new();
+    for d in 0..n {
+        capsim::engine::sample_draw(m, seed, d, &mut values, &mut shocks);
+        capsim::engine::simulate_draw(m, &values, &shocks, &mut ws).unwrap();
+        let o = &ws.out;
+        let gap: Vec<f64> = o.demand.iter().zip(&o.capacity).map(|(d, c)| if d > c { d - c } else { 0.0 }).collect();
+        let kinds = [&o.population, &o.groups, &o.births, &o.deaths, &o.migration, &o.demand, &o.capacity, &gap];
+        if all.is_empty() {
+            all = kinds.iter().map(|k| vec![Vec::with_capacity(n as usize); k.len()]).collect();
+        }
+        for (series, k) in all.iter_mut().zip(kinds) {
+            for (s, v) in series.iter_mut().zip(k.iter()) {
+                s.push(*v);
+            }
+        }
+    }
+    all
+}
+
+/// A kind of series: its name, its sketches and the whole-number flag of each.
+type Kind<'a> = (&'a str, &'a Vec<capsim::stats::Sketch>, &'a dyn Fn(usize) -> bool);
+
+/// MODEL §6's accuracy contract: every quantile the tables report of every series of `agg` (the
+/// aggregate of draws `0..n` with `seed`), at 5, 10, 25, 50, 75, 90 and 95 % and with the
+/// whole-number flag the tables use for the series, is within 0.1 % of the exact one — the
+/// lowest value whose empirical CDF reaches the level — computed from the same draws one by
+/// one. The first quantile outside it, described, if any.
+pub fn quantile_contract(
+    m: &capsim::engine::Model,
+    agg: &capsim::stats::Aggregate,
+    seed: u64,
+    n: u64,
+) -> Result<(), String> {
+    use capsim::report::tables::{P05, P10, P25, P50, P75, P90, P95};
+    let exact = every_value(m, seed, n);
+    let rows = m.rows;
+    let nr = m.resources.len();
+    // The whole-number flag the tables pass for series `i` of each kind.
+    let res_of = |i: usize| &m.resources[(i / rows) % nr];
+    let kinds: [Kind; 8] = [
+        ("population", &agg.population, &|_| false),
+        ("groups", &agg.groups, &|_| false),
+        ("births", &agg.births, &|_| false),
+        ("deaths", &agg.deaths, &|_| false),
+        ("migration", &agg.migration, &|_| false),
+        ("demand", &agg.demand, &|i| res_of(i).integral),
+        ("capacity", &agg.capacity, &|i| res_of(i).capacity_integral),
+        ("gap", &agg.gap, &|i| res_of(i).integral && res_of(i).capacity_integral),
+    ];
+    for ((kind, sketches, whole), values) in kinds.iter().zip(&exact) {
+        if sketches.len() != values.len() {
+            return Err(format!("{kind}: {} sketches for {} series", sketches.len(), values.len()));
+        }
+        for (i, (sk, v)) in sketches.iter().zip(values).enumerate() {
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            for level in [P05, P10, P25, P50, P75, P90, P95] {
+                let want = sorted[(level.rank(n) - 1) as usize];
+                let got = sk.quantile(level, whole(i));
+                if (got - want).abs() > 1e-3 * want.abs() {
+                    return Err(format!("{kind} series {i} at {level:?}: reported {got}, exact {want}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
