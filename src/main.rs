@@ -4,7 +4,7 @@
 /// lock, and small vectors (the histograms a run fills: tens of megabytes in many of them) are
 /// cheap to grow. `BENCHMARKS.md` ("2026-11-30 morning"): 10,000 draws 0.35 → 0.30 s,
 /// 100,000 draws 6 % faster. Its arena is committed as it is used rather than all at once
-/// (see [`before_main`]).
+/// (see `before_main`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -18,12 +18,11 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 /// Sets mimalloc's options that must be in place before its first allocation. Its arena is
 /// committed as it is used (`arena_eager_commit` 0), not all at once: committed eagerly, the
 /// arena is backed by transparent huge pages, and every 2 MB page the heap touches counts in
-/// full towards the resident memory, however little of it is in use. Peak RSS at 10,000 draws
-/// 113 → 100 MB, at 100,000 123 → 107 MB, and at a million draws 1.15× that at 10,000 instead
-/// of 1.17–1.22× (the extra depended on where the 2 MB boundaries fell); the price is about
-/// 8,000 more page faults, 0.01 s at 10,000 draws and nothing measurable at 100,000
-/// (`BENCHMARKS.md`). Block buffers still ask for huge pages themselves (`stats::huge_vec`).
-/// An explicit `MIMALLOC_ARENA_EAGER_COMMIT` in the environment is left to rule.
+/// full towards the resident memory however little of it is in use, so the peak depended on
+/// where the 2 MB boundaries fell (a million draws took 1.17–1.22× the memory of 10,000).
+/// Block buffers still ask for huge pages themselves (`stats::huge_vec`). An explicit
+/// `MIMALLOC_ARENA_EAGER_COMMIT` in the environment is left to rule. Measured together with
+/// the purge delay in [`main`] (`BENCHMARKS.md`, "Memory").
 #[cfg(target_os = "linux")]
 extern "C" fn before_main() {
     // `getenv`, not `std::env`, which would allocate before the option is set.
@@ -44,14 +43,18 @@ extern "C" fn before_main() {
 static BEFORE_MAIN: extern "C" fn() = before_main;
 
 fn main() -> std::process::ExitCode {
-    // Memory freed is given back to the system at once instead of after mimalloc's default
+    // Memory freed is given back to the system after 10 ms instead of mimalloc's default
     // second: a run's charts, a plan's chunks of draws and a sweep's variants free large blocks
-    // that were otherwise held on top of what came next (peak RSS: charts run 240 → 155 MB,
-    // plan 313 → 210 MB, 10,000 draws 142 → 113 MB), and no slower. An explicit
+    // that were otherwise held on top of what came next (with huge pages, the charts run took
+    // 240 MB, plan 313 MB). Not at once: with the arena committed as used (see `before_main`),
+    // a block freed and soon allocated again would be faulted in anew, 4 KB at a time. Against
+    // huge pages and no delay, on 2026-11-30: 10,000 draws 0.32 s / 110 MB → 0.32 s / 98–103
+    // MB, a million 133 → 115 MB (1.12–1.17× instead of 1.21×), the charts run 1.06 → 1.01 s,
+    // plan 1.5 → 1.1 s (210 → 233 MB), sensitivity 7.9 → 7.6 s (396 → 367 MB). An explicit
     // MIMALLOC_PURGE_DELAY in the environment is left to rule.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's options, which may be done at any time from any thread.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     }
     capsim::cli::main()
 }
