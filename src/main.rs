@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// mimalloc's `mi_option_arena_eager_commit` (likewise the same place in v2 and v3).
+#[cfg(target_os = "linux")]
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// Sets mimalloc's options that must be in place before its first allocation. Its arena is
@@ -26,8 +27,8 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 #[cfg(target_os = "linux")]
 extern "C" fn before_main() {
     // `getenv`, not `std::env`, which would allocate before the option is set.
-    // SAFETY: `getenv` with a NUL-terminated name, before any thread exists; `mi_option_set`
-    // sets one of mimalloc's options, which may be done at any time from any thread.
+    // SAFETY: `getenv` with a NUL-terminated name and `mi_option_set` (a plain store into
+    // mimalloc's option table), both before any other thread exists.
     unsafe {
         if libc::getenv(c"MIMALLOC_ARENA_EAGER_COMMIT".as_ptr()).is_null() {
             libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
@@ -53,7 +54,8 @@ fn main() -> std::process::ExitCode {
     // plan 1.5 → 1.1 s (210 → 233 MB), sensitivity 7.9 → 7.6 s (396 → 367 MB). An explicit
     // MIMALLOC_PURGE_DELAY in the environment is left to rule.
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's options, which may be done at any time from any thread.
+        // SAFETY: sets one of mimalloc's options (a plain store into its option table) before
+        // capsim starts any other thread.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     }
     capsim::cli::main()

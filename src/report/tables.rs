@@ -39,8 +39,9 @@ pub struct Tables<'a> {
 
 /// Formats a number with `dp` decimals, never `-0`.
 pub fn fixed(v: f64, dp: usize) -> String {
-    // Whole numbers (every demand, capacity and gap quantile) are exact as integers; the
-    // general float formatter falls back to its slow exact algorithm for most of them.
+    // Whole numbers (the quantiles of whole-number series, and many others) are exact as
+    // integers; the general float formatter falls back to its slow exact algorithm for most
+    // of them.
     if v.fract() == 0.0 && v.abs() < 9.0e15 {
         let mut s = (v as i64).to_string();
         if dp > 0 {
