@@ -854,13 +854,8 @@ fn a_fixed_minimum_is_whole_only_when_its_value_is_a_fixed_whole_number() {
 /// random and fractional fixed minimums.
 #[test]
 fn every_reported_quantile_is_within_a_tenth_of_a_percent_of_the_exact_one() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut scenarios: Vec<Scenario> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .map(|p| scenario::load(&p, &[]).unwrap())
-        .collect();
+    let mut scenarios: Vec<Scenario> =
+        crate::util::shipped_scenarios().iter().map(|p| scenario::load(p, &[]).unwrap()).collect();
     let res = "[resources.fm]\nname = \"fm\"\nunit = \"u\"\nkind = \"fixed_min\"\nvalue = { uniform = [0, 12] }\n\
                [resources.half]\nname = \"half\"\nunit = \"u\"\nkind = \"fixed_min\"\nvalue = 2\n\
                [resources.half.towns.a]\nvalue = { triangular = [0.5, 1.5, 4] }\n\

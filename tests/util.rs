@@ -56,6 +56,17 @@ pub fn scenario(name: &str) -> PathBuf {
     repo().join("scenarios").join(name)
 }
 
+/// Every shipped scenario (`scenarios/*.toml`), in name order.
+pub fn shipped_scenarios() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("scenarios"))
+        .expect("scenarios/")
+        .map(|e| e.expect("scenarios/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Chromium (or Chrome) on PATH, if any.
 fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
